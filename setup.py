@@ -1,0 +1,28 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="sk_digitsum",
+    version="0.1.0",
+    description="Read the sum of handwritten digits in an image: scikit-learn estimators built on skorch.",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["sk_digitsum", "sk_digitsum.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.1",
+        "torchvision>=0.16",
+        "skorch>=1.0",
+        "scikit-learn>=1.6",
+        "numpy>=1.24",
+        "pillow>=9",
+        "joblib>=1.3",
+        "mlxtend>=0.23",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6"],
+        "plot": ["matplotlib>=3.6"],
+    },
+    entry_points={"console_scripts": ["sk-digitsum=sk_digitsum.__main__:main"]},
+)

@@ -1,0 +1,272 @@
+"""Feature extractors: each maps (N, 1, H, W) images to an (N, C, h, w) map.
+
+Every backbone has an ``out_channels`` attribute and is built by
+:func:`build_backbone` from a name and a depth, as torchvision builds its
+ResNets from one builder with the depth as data.
+"""
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import resnet as tv_resnet
+
+
+def _conv_bn_relu(in_channels, out_channels):
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class DigitNet(nn.Module):
+    """Small, fast all-convolutional backbone; the package default.
+
+    A space-to-depth stem (each 2x2 block of pixels becomes 4 channels) halves
+    the resolution at no loss of information, so the first convolutions run
+    on a quarter of the pixels; then ``depth`` 3x3 conv-BN-ReLU layers, the
+    second half after a 2x2 max-pool with twice the channels. A 28x112 image
+    becomes a 7x28 map: 7 columns per digit slot.
+
+    Parameters
+    ----------
+    depth : int, default=4
+        Number of convolutional layers, at least 2.
+    width : int, default=32
+        Channels of the first stage; the second stage has ``2 * width``.
+    """
+
+    def __init__(self, depth=4, width=32):
+        super().__init__()
+        first_stage = depth // 2
+        layers = [nn.PixelUnshuffle(2)]
+        channels = 4
+        for index in range(depth):
+            if index == first_stage:
+                layers.append(nn.MaxPool2d(2))
+            out = width if index < first_stage else 2 * width
+            layers.append(_conv_bn_relu(channels, out))
+            channels = out
+        self.features = nn.Sequential(*layers)
+        self.out_channels = channels
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class ConvNet(nn.Module):
+    """The seed report's 4-layer baseline: Conv, MaxPool, Conv, MaxPool, Flatten, Dense.
+
+    The final Dense layer of the baseline is the estimator's head. The flat
+    features come back as an (N, C, 1, 1) map so that any head can sit on top.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        (H, W) of the input images; the Dense layer's size depends on it.
+    hidden_units : int, default=128
+        Width of the Dense layer.
+    """
+
+    def __init__(self, image_shape, hidden_units=128):
+        super().__init__()
+        height, width = image_shape
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * (height // 4) * (width // 4), hidden_units), nn.ReLU(inplace=True),
+        )
+        self.out_channels = hidden_units
+
+    def forward(self, x):
+        return self.features(x)[:, :, None, None]
+
+
+_RESNET_BLOCKS = {
+    18: (tv_resnet.BasicBlock, [2, 2, 2, 2]),
+    34: (tv_resnet.BasicBlock, [3, 4, 6, 3]),
+    50: (tv_resnet.Bottleneck, [3, 4, 6, 3]),
+    101: (tv_resnet.Bottleneck, [3, 4, 23, 3]),
+}
+_RESNET_WEIGHTS = {
+    18: tv_resnet.ResNet18_Weights, 34: tv_resnet.ResNet34_Weights,
+    50: tv_resnet.ResNet50_Weights, 101: tv_resnet.ResNet101_Weights,
+}
+
+
+class ResNetFeatures(nn.Module):
+    """A torchvision ResNet trunk for one-channel small images.
+
+    The stem keeps torchvision's 7x7 convolution but with one input channel
+    and stride 1, and drops the max-pool: on 28-pixel digits the usual 4x
+    downsampling in the stem would leave the last stage a 1-pixel-high map.
+    """
+
+    def __init__(self, depth):
+        super().__init__()
+        block, layers = _RESNET_BLOCKS[depth]
+        trunk = tv_resnet.ResNet(block, layers)
+        trunk.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=1, padding=3, bias=False)
+        self.stem = nn.Sequential(trunk.conv1, trunk.bn1, trunk.relu)
+        self.layer1, self.layer2, self.layer3, self.layer4 = trunk.layer1, trunk.layer2, trunk.layer3, trunk.layer4
+        self.out_channels = 512 * block.expansion
+
+    def forward(self, x):
+        return self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
+
+
+def _imagenet_to_features(state_dict):
+    """Adapt a torchvision ImageNet ResNet state dict to :class:`ResNetFeatures`.
+
+    A grey image fed as three equal RGB channels meets the sum of the three
+    RGB filters, so summing conv1 over its input channels is exact. The 1000-way
+    classifier is dropped.
+    """
+    adapted = {}
+    for key, value in state_dict.items():
+        if key.startswith("fc."):
+            continue
+        if key == "conv1.weight":
+            key, value = "stem.0.weight", value.sum(dim=1, keepdim=True)
+        elif key.startswith("bn1."):
+            key = "stem.1." + key[len("bn1."):]
+        adapted[key] = value
+    return adapted
+
+
+def _load_state_dict_file(path):
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"Could not read weights from {path}: {error}") from error
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} does not hold a state dict (found {type(state).__name__}).")
+    return state
+
+
+def _imagenet_state_dict(depth):
+    weights = _RESNET_WEIGHTS[depth].IMAGENET1K_V1
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    if cached.is_file():
+        return _load_state_dict_file(cached)
+    try:
+        return weights.get_state_dict(progress=True, check_hash=True)
+    except Exception as error:  # no network: urllib raises URLError, sockets OSError
+        raise RuntimeError(
+            f"Could not download ImageNet weights for ResNet{depth} ({error}). Offline, download "
+            f"{weights.url} elsewhere and either copy it to {cached} or pass pretrained='<path to the file>'."
+        ) from error
+
+
+def make_resnet(depth=18, pretrained=False):
+    """Build a one-channel ResNet trunk, optionally with pretrained weights.
+
+    Parameters
+    ----------
+    depth : {18, 34, 50, 101}, default=18
+        The ResNet depth.
+    pretrained : False, "imagenet" or path-like, default=False
+        ``"imagenet"`` loads torchvision's ImageNet weights (from the
+        torchvision cache, or downloaded); a path loads a saved state dict,
+        either torchvision's ImageNet one or one of this trunk.
+
+    Returns
+    -------
+    trunk : ResNetFeatures
+    """
+    trunk = ResNetFeatures(depth)
+    if pretrained is False or pretrained is None:
+        return trunk
+    if isinstance(pretrained, str) and pretrained == "imagenet":
+        state = _imagenet_state_dict(depth)
+    else:
+        state = _load_state_dict_file(pretrained)
+    if "fc.weight" in state or "conv1.weight" in state:
+        state = _imagenet_to_features(state)
+    try:
+        trunk.load_state_dict(state)
+    except RuntimeError as error:
+        raise ValueError(f"The pretrained weights do not fit a ResNet{depth} trunk: {error}") from error
+    return trunk
+
+
+def _build_convnet(depth, pretrained, image_shape):
+    return ConvNet(image_shape)
+
+
+def _build_digitnet(depth, pretrained, image_shape):
+    return DigitNet(depth)
+
+
+def _build_resnet(depth, pretrained, image_shape):
+    return make_resnet(depth, pretrained)
+
+
+# name -> (builder, default depth, allowed depths, accepts pretrained weights)
+BACKBONES = {
+    "digitnet": (_build_digitnet, 4, range(2, 17), False),
+    "convnet": (_build_convnet, 4, (4,), False),
+    "resnet": (_build_resnet, 18, tuple(_RESNET_BLOCKS), True),
+}
+
+
+def check_backbone(name, depth, pretrained):
+    """Validate a backbone specification; return the depth to use.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, a depth the backbone does not have, or pretrained
+        weights for a backbone that has none.
+    """
+    if name not in BACKBONES:
+        raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}.")
+    _, default_depth, depths, accepts_weights = BACKBONES[name]
+    depth = default_depth if depth is None else depth
+    if depth not in depths:
+        shown = f"{depths.start}-{depths.stop - 1}" if isinstance(depths, range) else list(depths)
+        raise ValueError(f"Backbone {name!r} has no depth {depth!r}; choose from {shown}.")
+    if pretrained not in (False, None) and not accepts_weights:
+        raise ValueError(f"Backbone {name!r} has no pretrained weights; pretrained is for backbone='resnet'.")
+    if isinstance(pretrained, str) and pretrained != "imagenet" and not Path(pretrained).is_file():
+        raise ValueError(f"pretrained must be False, 'imagenet' or the path of a state dict file; "
+                         f"{pretrained!r} is neither an existing file nor 'imagenet'.")
+    return depth
+
+
+def build_backbone(name="digitnet", depth=None, pretrained=False, image_shape=(28, 112)):
+    """Build a backbone by name.
+
+    Parameters
+    ----------
+    name : {"digitnet", "convnet", "resnet"}, default="digitnet"
+        ``"digitnet"``: the small fast default (:class:`DigitNet`);
+        ``"convnet"``: the seed's 4-layer baseline (:class:`ConvNet`);
+        ``"resnet"``: torchvision's ResNet adapted to one channel.
+    depth : int or None, default=None
+        Conv layers for digitnet (2-16, default 4), ResNet depth (18, 34,
+        50 or 101; default 18), 4 for convnet. None takes the default.
+    pretrained : False, "imagenet" or path-like, default=False
+        Weights for the ResNet trunk; see :func:`make_resnet`.
+    image_shape : tuple of int, default=(28, 112)
+        (H, W) of the input images.
+
+    Returns
+    -------
+    backbone : torch.nn.Module
+        With an ``out_channels`` attribute.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import build_backbone
+    >>> backbone = build_backbone("digitnet")
+    >>> backbone(torch.zeros(2, 1, 28, 112)).shape
+    torch.Size([2, 64, 7, 28])
+    """
+    depth = check_backbone(name, depth, pretrained)
+    builder = BACKBONES[name][0]
+    return builder(depth, pretrained, tuple(image_shape))

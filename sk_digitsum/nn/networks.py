@@ -1,0 +1,75 @@
+"""Whole networks: image scaling, a backbone and a head."""
+
+import torch
+from torch import nn
+
+from .backbones import build_backbone
+from .heads import DigitHeads, DigitSumLayer, SumHead
+
+
+def as_float_images(x):
+    """Scale a uint8 batch to floats in [0, 1]; float batches pass unchanged.
+
+    Datasets stay uint8 in memory and each batch is converted here, so no
+    float copy of a whole dataset is ever made.
+    """
+    if x.dtype == torch.uint8:
+        return x.float().mul_(1 / 255)
+    return x.float() if not x.is_floating_point() else x
+
+
+class _DigitNetwork(nn.Module):
+    def __init__(self, backbone, depth, pretrained, image_shape, n_digits):
+        super().__init__()
+        self.n_digits = n_digits
+        self.backbone = build_backbone(backbone, depth, pretrained, image_shape)
+
+    def features(self, x):
+        return self.backbone(as_float_images(x))
+
+
+class DigitSumNet(_DigitNetwork):
+    """Backbone and :class:`SumHead`: logits over the sums 0..9 * n_digits.
+
+    Parameters
+    ----------
+    backbone, depth, pretrained, image_shape
+        As in :func:`~sk_digitsum.nn.build_backbone`.
+    n_digits : int
+        Digits per image.
+    """
+
+    def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4):
+        super().__init__(backbone, depth, pretrained, image_shape, n_digits)
+        self.head = SumHead(self.backbone.out_channels, n_digits, 9 * n_digits + 1)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+    def sum_log_probs(self, logits):
+        """Log-probabilities of each sum, from this network's output."""
+        return torch.log_softmax(logits.float(), dim=-1)
+
+
+class DigitHeadsNet(_DigitNetwork):
+    """Backbone and :class:`DigitHeads`: digit logits of shape (N, n_digits, 10).
+
+    Parameters
+    ----------
+    backbone, depth, pretrained, image_shape
+        As in :func:`~sk_digitsum.nn.build_backbone`.
+    n_digits : int
+        Digits per image.
+    """
+
+    def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4):
+        super().__init__(backbone, depth, pretrained, image_shape, n_digits)
+        self.heads = DigitHeads(self.backbone.out_channels, n_digits)
+        self.sum_layer = DigitSumLayer()
+
+    def forward(self, x):
+        return self.heads(self.features(x))
+
+    def sum_log_probs(self, digit_logits):
+        """Exact log-probabilities of each sum, from the digit logits."""
+        return self.sum_layer(digit_logits)

@@ -1,0 +1,259 @@
+"""Synthetic multi-digit images with known digit labels."""
+
+import math
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .datasets import DIGIT_SIZE, sample_digit_indices
+
+
+class SyntheticDigitsGenerator(BaseEstimator):
+    """Make labelled multi-digit images from a bank of single digits.
+
+    Each image holds ``n_digits`` random bank digits side by side. Every digit
+    is rotated, rescaled, shifted (possibly into its neighbour's slot, so
+    strokes may touch), its strokes thickened or thinned, and the whole image
+    gets background noise. Unlike real data, every synthetic image comes with
+    its digits, so it can train the digit heads directly.
+
+    This is a data *source*, not a transformer: use it to make training sets
+    (or pass it as ``synthetic=`` to an estimator, which draws fresh samples
+    every epoch), never as a Pipeline step. A step that distorted images would
+    distort the test images at predict time too.
+
+    Parameters
+    ----------
+    n_digits : int, default=4
+        Digits per image.
+    rotation : float, default=12.0
+        Largest rotation, in degrees, either way.
+    scale : tuple of float, default=(0.85, 1.1)
+        Range of the random scale factor.
+    shift : tuple of float, default=(3.0, 2.0)
+        Largest horizontal and vertical shift, in pixels, either way.
+    stroke : float, default=0.6
+        Strength of the random stroke-width change: each digit's strokes are
+        blended with their dilation (thicker) or erosion (thinner) by a factor
+        drawn from ``[0, stroke]``.
+    noise : float, default=0.08
+        Largest standard deviation of the Gaussian background noise, as a
+        fraction of full intensity.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the stream of samples: the same value gives the same samples.
+
+    Attributes
+    ----------
+    images_ : ndarray of shape (n_bank, 28, 28)
+        The digit bank seen in :meth:`fit`.
+    labels_ : ndarray of shape (n_bank,)
+        Its labels.
+    rng_ : numpy.random.RandomState
+        The stream that :meth:`sample` draws from when no ``random_state``
+        is given to it; successive calls give new samples.
+
+    See Also
+    --------
+    sk_digitsum.datasets.make_digit_sums : Undistorted composition.
+
+    Examples
+    --------
+    >>> from sk_digitsum import SyntheticDigitsGenerator
+    >>> from sk_digitsum.datasets import load_digit_bank
+    >>> gen = SyntheticDigitsGenerator(random_state=0).fit(*load_digit_bank())
+    >>> X, sums, digits = gen.sample(8)
+    >>> X.shape, X.dtype, bool((digits.sum(axis=1) == sums).all())
+    ((8, 28, 112), dtype('uint8'), True)
+    """
+
+    def __init__(self, n_digits=4, rotation=12.0, scale=(0.85, 1.1), shift=(3.0, 2.0), stroke=0.6,
+                 noise=0.08, random_state=None):
+        self.n_digits = n_digits
+        self.rotation = rotation
+        self.scale = scale
+        self.shift = shift
+        self.stroke = stroke
+        self.noise = noise
+        self.random_state = random_state
+
+    def _validate_params(self):
+        if not isinstance(self.n_digits, numbers.Integral) or self.n_digits < 1:
+            raise ValueError(f"n_digits must be a positive integer, got {self.n_digits!r}.")
+        low, high = self.scale
+        if not 0 < low <= high:
+            raise ValueError(f"scale must be a range (low, high) with 0 < low <= high, got {self.scale!r}.")
+        for name in ("rotation", "stroke", "noise"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}.")
+        if len(self.shift) != 2 or min(self.shift) < 0:
+            raise ValueError(f"shift must be two non-negative numbers (dx, dy), got {self.shift!r}.")
+
+    def fit(self, images, labels):
+        """Store the digit bank.
+
+        Parameters
+        ----------
+        images : array-like of shape (n_bank, 28, 28) or (n_bank, 784)
+            Single digits, 0-255 (uint8 or floats in that range).
+        labels : array-like of shape (n_bank,)
+            Their digits, 0-9.
+
+        Returns
+        -------
+        self : SyntheticDigitsGenerator
+            The fitted generator.
+        """
+        self._validate_params()
+        images = np.asarray(images)
+        if labels is None:
+            raise ValueError("The digit bank has no labels: pass fit(images, labels) with labels 0-9.")
+        labels = np.asarray(labels)
+        if images.size == 0 or len(images) == 0:
+            raise ValueError("The digit bank is empty: pass at least one image per digit.")
+        if images.ndim == 2 and images.shape[1] == DIGIT_SIZE * DIGIT_SIZE:
+            images = images.reshape(-1, DIGIT_SIZE, DIGIT_SIZE)
+        if images.ndim != 3 or images.shape[1:] != (DIGIT_SIZE, DIGIT_SIZE):
+            raise ValueError(f"Bank images must have shape (n, 28, 28) or (n, 784), got {images.shape}.")
+        if labels.shape != (len(images),):
+            raise ValueError(f"Expected one label per bank image ({len(images)}), got labels of shape {labels.shape}.")
+        if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() > 9:
+            raise ValueError("Bank labels must be integers 0-9.")
+        if not np.issubdtype(images.dtype, np.number) or not np.isfinite(images).all():
+            raise ValueError("Bank images must be finite numbers 0-255.")
+        self.images_ = np.clip(images, 0, 255).astype(np.uint8)
+        self.labels_ = labels.astype(np.int64)
+        self.rng_ = check_random_state(self.random_state)
+        if isinstance(self.random_state, (numbers.Integral, type(None))):
+            # A seed gives a private stream, so clones with one seed agree.
+            self.rng_ = np.random.RandomState(self.random_state)
+        return self
+
+    def sample(self, n_samples, random_state=None):
+        """Draw labelled synthetic images.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of images.
+        random_state : int, RandomState instance or None, default=None
+            ``None`` continues the generator's own stream (seeded by its
+            ``random_state``); a value gives a draw that depends on it alone.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, 28, 28 * n_digits), dtype uint8
+        sums : ndarray of shape (n_samples,)
+        digits : ndarray of shape (n_samples, n_digits)
+        """
+        check_is_fitted(self, "images_")
+        rng = self.rng_ if random_state is None else check_random_state(random_state)
+        indices = sample_digit_indices(self.labels_, n_samples, self.n_digits, rng)
+        digits = self.labels_[indices]
+        return self.render(indices, random_state=rng), digits.sum(axis=1), digits
+
+    def render(self, indices, random_state=None):
+        """Render distorted images of given bank digits.
+
+        Parameters
+        ----------
+        indices : array-like of shape (n_samples, n_digits)
+            Index into the bank of each digit, left to right.
+        random_state : int, RandomState instance or None, default=None
+            As in :meth:`sample`.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, 28, 28 * n_digits), dtype uint8
+        """
+        check_is_fitted(self, "images_")
+        self._validate_params()
+        rng = self.rng_ if random_state is None else check_random_state(random_state)
+        indices = np.asarray(indices)
+        generator = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
+        digits = torch.from_numpy(self.images_[indices]).float().div_(255)  # (n, k, 28, 28)
+        images = distort_slots(digits, rotation=self.rotation, scale=self.scale, shift=self.shift,
+                               stroke=self.stroke, noise=self.noise, generator=generator)
+        return images.mul_(255).round_().to(torch.uint8).numpy()
+
+
+def _uniform(n, low, high, generator, device):
+    return torch.rand(n, generator=generator, device=device) * (high - low) + low
+
+
+def distort_slots(slots, *, rotation, scale, shift, stroke, noise, generator=None):
+    """Distort each digit slot, then put the slots back side by side.
+
+    Every slot gets its own random stroke-width change and affine warp; a
+    shifted digit may cross into its neighbour's slot, where strokes merge
+    by their maximum. Gaussian noise of a random level is added last.
+
+    Parameters
+    ----------
+    slots : torch.Tensor of shape (n_samples, n_digits, h, w)
+        Float images in [0, 1], one per slot.
+    rotation, scale, shift, stroke, noise
+        As in :class:`SyntheticDigitsGenerator`.
+    generator : torch.Generator or None, default=None
+        Source of randomness; None uses torch's global one.
+
+    Returns
+    -------
+    images : torch.Tensor of shape (n_samples, h, w * n_digits)
+        Float images in [0, 1].
+    """
+    n_samples, n_digits, height, width = slots.shape
+    n = n_samples * n_digits
+    device = slots.device
+    digits = slots.reshape(n, 1, height, width)
+
+    strength = _uniform(n, -stroke, stroke, generator, device).view(n, 1, 1, 1)
+    # Thicker strokes are a dilation, thinner an erosion: a max filter of -x.
+    sign = torch.where(strength >= 0, 1.0, -1.0)
+    digits = torch.lerp(digits, sign * _max_filter3(sign * digits), strength.abs())
+
+    pad = math.ceil(shift[0]) + 2
+    padded = F.pad(digits, (pad, pad, 0, 0))
+    padded_width = width + 2 * pad
+    angle = _uniform(n, -1, 1, generator, device) * math.radians(rotation)
+    inv_scale = 1 / _uniform(n, scale[0], scale[1], generator, device)
+    # Grid coordinates run over [-1, 1]: a pixel is 2/size of them.
+    shift_x = _uniform(n, -1, 1, generator, device) * shift[0] * 2 / padded_width
+    shift_y = _uniform(n, -1, 1, generator, device) * shift[1] * 2 / height
+    aspect = height / padded_width
+    cos, sin = torch.cos(angle) * inv_scale, torch.sin(angle) * inv_scale
+    theta = torch.stack([
+        torch.stack([cos, -sin * aspect, -shift_x], dim=1),
+        torch.stack([sin / aspect, cos, -shift_y], dim=1),
+    ], dim=1)
+    patches = F.grid_sample(padded, _affine_grid(theta, height, padded_width), align_corners=False)
+    patches = patches.view(n_samples, n_digits, height, padded_width)
+
+    canvas = torch.zeros(n_samples, height, width * n_digits + 2 * pad, device=device)
+    for position in range(n_digits):
+        window = canvas[:, :, position * width: position * width + padded_width]
+        torch.maximum(window, patches[:, position], out=window)
+    canvas = canvas[:, :, pad: pad + width * n_digits]
+    sigma = _uniform(n_samples, 0, noise, generator, device).view(-1, 1, 1)
+    canvas += sigma * torch.randn(canvas.shape, generator=generator, device=device)
+    return canvas.clamp_(0, 1)
+
+
+def _max_filter3(images):
+    """3x3 maximum filter, as two separable passes of shifted maxima."""
+    padded = F.pad(images, (1, 1, 1, 1))
+    rows = torch.maximum(torch.maximum(padded[..., :-2], padded[..., 1:-1]), padded[..., 2:])
+    return torch.maximum(torch.maximum(rows[..., :-2, :], rows[..., 1:-1, :]), rows[..., 2:, :])
+
+
+def _affine_grid(theta, height, width):
+    """Sampling grid of F.affine_grid (align_corners=False), as one batched product."""
+    ys = (torch.arange(height, dtype=theta.dtype, device=theta.device) * 2 + 1) / height - 1
+    xs = (torch.arange(width, dtype=theta.dtype, device=theta.device) * 2 + 1) / width - 1
+    base = torch.stack([xs.expand(height, width), ys[:, None].expand(height, width),
+                        torch.ones(height, width, device=theta.device)], dim=-1).view(1, height * width, 3)
+    return torch.matmul(base, theta.transpose(1, 2)).view(len(theta), height, width, 2)

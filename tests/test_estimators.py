@@ -1,0 +1,308 @@
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator
+from sk_digitsum.callbacks import EMA
+from sk_digitsum.datasets import make_digit_sums
+
+ESTIMATORS = [DigitHeadsClassifier, DigitSumClassifier]
+FAST = dict(max_epochs=1, verbose=0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def single_digits(bank_split):
+    """One digit per image: plain MNIST, the fastest learnable case."""
+    train, test = bank_split
+    return (make_digit_sums(*train, 1200, n_digits=1, random_state=0),
+            make_digit_sums(*test, 400, n_digits=1, random_state=1))
+
+
+def test_heads_prediction_api(fitted_heads, small_data):
+    X, y, digits = small_data
+    proba = fitted_heads.predict_proba(X)
+    assert proba.shape == (64, 37)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    sums = fitted_heads.predict(X)
+    np.testing.assert_array_equal(sums, proba.argmax(axis=1))
+    np.testing.assert_array_equal(fitted_heads.classes_, np.arange(37))
+    predicted_digits = fitted_heads.predict_digits(X)
+    assert predicted_digits.shape == (64, 4) and predicted_digits.min() >= 0 and predicted_digits.max() <= 9
+    assert fitted_heads.score(X, y) == pytest.approx(np.mean(sums == y))
+    assert fitted_heads.score(X, digits) == fitted_heads.score(X, y)
+
+
+def test_heads_sum_probability_is_convolution_of_digit_probabilities(fitted_heads, small_data):
+    X = small_data[0][:5]
+    digit_proba = fitted_heads.predict_digit_proba(X)
+    for row, per_position in zip(fitted_heads.predict_proba(X), digit_proba):
+        expected = per_position[0]
+        for position in per_position[1:]:
+            expected = np.convolve(expected, position)
+        np.testing.assert_allclose(row, expected, atol=1e-6)
+
+
+def test_sum_classifier_prediction_api(small_data):
+    X, y, _ = small_data
+    clf = DigitSumClassifier(**FAST).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (64, 37)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(clf.predict(X), proba.argmax(axis=1))
+    assert not hasattr(clf, "predict_digits")
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_learns_single_digits(estimator, single_digits):
+    (X, y, _), (X_test, y_test, _) = single_digits
+    clf = estimator(n_digits=1, max_epochs=8, verbose=0, random_state=0, ema_beta=0.9).fit(X, y)
+    assert clf.score(X_test, y_test) > 0.85
+
+
+def test_heads_learn_digits_from_sums_only(bank_split):
+    train, test = bank_split
+    X, y, _ = make_digit_sums(*train, 3000, n_digits=2, random_state=0)
+    X_test, _, digits_test = make_digit_sums(*test, 300, n_digits=2, random_state=1)
+    clf = DigitHeadsClassifier(n_digits=2, max_epochs=6, ema_beta=None, verbose=0, random_state=0).fit(X, y)
+    assert np.mean(clf.predict_digits(X_test) == digits_test) > 0.8
+
+
+def test_heads_learn_from_digit_labels(single_digits):
+    (X, y, digits), (X_test, _, digits_test) = single_digits
+    clf = DigitHeadsClassifier(n_digits=1, max_epochs=8, verbose=0, random_state=0, ema_beta=0.9).fit(X, digits)
+    assert np.mean(clf.predict_digits(X_test) == digits_test) > 0.85
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_same_random_state_is_bit_identical(estimator, small_data):
+    X, y, _ = small_data
+    first = estimator(**FAST).fit(X, y).predict_proba(X)
+    second = estimator(**FAST).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+    other = estimator(**{**FAST, "random_state": 1}).fit(X, y).predict_proba(X)
+    assert not np.array_equal(first, other)
+
+
+def test_fit_leaves_global_torch_rng_alone(small_data):
+    X, y, _ = small_data
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    DigitHeadsClassifier(**FAST).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_uint8_and_float_images_agree(small_data):
+    X, y, _ = small_data
+    from_uint8 = DigitHeadsClassifier(**FAST, augment=False).fit(X, y).predict_proba(X)
+    from_float = DigitHeadsClassifier(**FAST, augment=False).fit(X / 255.0, y).predict_proba(X / 255.0)
+    np.testing.assert_allclose(from_uint8, from_float, atol=1e-4)
+
+
+def test_channel_axis_is_accepted(fitted_heads, small_data):
+    X = small_data[0]
+    np.testing.assert_array_equal(fitted_heads.predict(X[:, None]), fitted_heads.predict(X))
+
+
+def test_device_auto_falls_back_to_cpu_with_message(small_data, capsys):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(max_epochs=1, random_state=0, device="auto").fit(X, y)
+    assert clf.device == "auto"
+    assert clf.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        assert "no CUDA GPU found, training on the CPU" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_gpu_is_a_clear_error(small_data):
+    X, y, _ = small_data
+    with pytest.raises(ValueError, match="no CUDA GPU is available"):
+        DigitHeadsClassifier(device="cuda", **FAST).fit(X, y)
+
+
+def test_verbose_prints_epoch_table_and_zero_is_silent(small_data, capsys):
+    X, y, _ = small_data
+    DigitHeadsClassifier(max_epochs=2, random_state=0, device="cpu").fit(X, y)
+    out = capsys.readouterr().out
+    for column in ("epoch", "train_loss", "valid_acc", "dur"):
+        assert column in out
+    DigitHeadsClassifier(max_epochs=2, random_state=0, verbose=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_history_records_each_epoch(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(max_epochs=3, verbose=0, random_state=0).fit(X, y)
+    assert len(clf.history_) == 3
+    assert all(0 <= acc <= 1 for acc in clf.history_[:, "valid_acc"])
+    no_valid = DigitHeadsClassifier(max_epochs=1, verbose=0, random_state=0, validation_fraction=0).fit(X, y)
+    assert "valid_acc" not in no_valid.history_[-1]
+
+
+def test_ema_beta_sets_callback_and_none_removes_it(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(**FAST, batch_size=16).set_params(ema_beta=0.5).fit(X, y)
+    emas = [cb for _, cb in clf.callbacks_ if isinstance(cb, EMA)]
+    assert [cb.beta for cb in emas] == [0.5]
+    plain = DigitHeadsClassifier(**FAST, batch_size=16, ema_beta=None).fit(X, y)
+    assert not any(isinstance(cb, EMA) for _, cb in plain.callbacks_)
+    assert not np.array_equal(plain.predict_proba(X), clf.predict_proba(X))
+
+
+def test_clone_and_params():
+    clf = DigitHeadsClassifier(backbone="resnet", depth=34, ema_beta=0.9, lr=1e-3, optimizer__weight_decay=1e-4)
+    params = clf.get_params()
+    for name, value in [("backbone", "resnet"), ("depth", 34), ("ema_beta", 0.9), ("lr", 1e-3),
+                        ("optimizer__weight_decay", 1e-4), ("device", "auto"), ("n_digits", 4)]:
+        assert params[name] == value
+    cloned = clone(clf)
+    assert cloned.get_params()["depth"] == 34 and not cloned.__sklearn_is_fitted__()
+    assert clf.set_params(depth=50).depth == 50
+
+
+def test_not_fitted_errors(small_data):
+    X = small_data[0]
+    for method in ("predict", "predict_proba", "predict_digits"):
+        with pytest.raises(NotFittedError):
+            getattr(DigitHeadsClassifier(), method)(X)
+
+
+def _to_unit_float(X):
+    return np.asarray(X, dtype=np.float32) / 255
+
+
+def test_pipeline(small_data):
+    X, y, _ = small_data
+    pipe = Pipeline([("scale", FunctionTransformer(_to_unit_float)), ("clf", DigitHeadsClassifier(**FAST))])
+    pipe.fit(X, y)
+    assert pipe.predict(X).shape == (64,) and 0 <= pipe.score(X, y) <= 1
+
+
+def test_cross_val_score(small_data):
+    X, y, _ = small_data
+    scores = cross_val_score(DigitSumClassifier(**FAST), X, y, cv=2)
+    assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_grid_search_over_ema_beta_and_resnet_depth(single_digits, n_jobs):
+    X, y, _ = single_digits[0]
+    grid = GridSearchCV(
+        DigitSumClassifier(backbone="resnet", n_digits=1, batch_size=8, validation_fraction=0, **FAST),
+        {"ema_beta": [0.9, 0.99], "depth": [18, 34]}, cv=2, n_jobs=n_jobs,
+    ).fit(X[:16], y[:16])
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.best_params_["depth"] in (18, 34) and grid.best_estimator_.depth == grid.best_params_["depth"]
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+
+
+def test_grid_search_is_reproducible_across_n_jobs(small_data):
+    X, y, _ = small_data
+    results = []
+    for n_jobs in (1, 2):
+        grid = GridSearchCV(DigitHeadsClassifier(**FAST), {"depth": [2, 4]}, cv=2, n_jobs=n_jobs).fit(X, y)
+        results.append(grid.best_estimator_.predict_proba(X))
+    np.testing.assert_array_equal(*results)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_joblib_roundtrip_is_identical(estimator, small_data, tmp_path):
+    X, y, _ = small_data
+    clf = estimator(**FAST).fit(X, y)
+    joblib.dump(clf, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    assert loaded.get_params()["device"] == "auto"
+
+
+@pytest.mark.parametrize("device", ["cuda", "auto"])
+def test_model_saved_on_cuda_loads_on_cpu(fitted_heads, small_data, monkeypatch, device):
+    """Pickle as a CUDA machine would (every tensor tagged 'cuda:0'), then load here."""
+    if torch.cuda.is_available():
+        pytest.skip("the mapping to the CPU is for machines without CUDA")
+    X = small_data[0]
+    expected = fitted_heads.predict_proba(X)
+    saved = pickle.loads(pickle.dumps(fitted_heads))
+    saved.device, saved.device_ = device, "cuda"
+    monkeypatch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+    buffer = io.BytesIO()
+    joblib.dump(saved, buffer)
+    monkeypatch.undo()
+    assert b"cuda:0" in buffer.getvalue()
+    buffer.seek(0)
+    if device == "cuda":
+        with pytest.warns(UserWarning, match="CUDA"):
+            loaded = joblib.load(buffer)
+    else:
+        loaded = joblib.load(buffer)
+    assert loaded.device_ == "cpu" and loaded.device == ("auto" if device == "auto" else "cpu")
+    assert next(loaded.module_.parameters()).device.type == "cpu"
+    np.testing.assert_allclose(loaded.predict_proba(X), expected, rtol=1e-6)
+
+
+def test_synthetic_source_adds_fresh_samples_each_epoch(small_data, monkeypatch):
+    X, y, _ = small_data
+    generator = SyntheticDigitsGenerator(random_state=0)
+    seeds = []
+    original = SyntheticDigitsGenerator.sample
+
+    def spy(self, n_samples, random_state=None):
+        seeds.append((n_samples, random_state))
+        return original(self, n_samples, random_state=random_state)
+
+    monkeypatch.setattr(SyntheticDigitsGenerator, "sample", spy)
+    clf = DigitHeadsClassifier(max_epochs=2, verbose=0, random_state=0, synthetic=generator, n_synthetic=40,
+                               batch_size=16, validation_fraction=0).fit(X, y)
+    assert not hasattr(generator, "images_"), "the user's generator must stay unfitted"
+    assert clf.synthetic_.images_.shape == (5000, 28, 28)
+    assert [n for n, _ in seeds] == [40, 40, 40] and len({s for _, s in seeds[1:]}) == 2
+    assert len(clf.history_[-1, "batches"]) == int(np.ceil((64 + 40) / 16))
+
+
+def test_synthetic_only_training(bank):
+    generator = SyntheticDigitsGenerator(n_digits=1, random_state=0).fit(*bank)
+    X, _, digits = generator.sample(1200)
+    clf = DigitHeadsClassifier(n_digits=1, max_epochs=8, ema_beta=None, verbose=0, random_state=0).fit(X, digits)
+    assert clf.score(*make_digit_sums(*bank, n_samples=300, n_digits=1, random_state=5)[:2]) > 0.85
+
+
+def test_synthetic_shape_mismatch_is_an_error(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(**FAST, synthetic=SyntheticDigitsGenerator(n_digits=3))
+    with pytest.raises(ValueError, match="synthetic generator makes 28x84 images"):
+        clf.fit(X, y)
+
+
+def test_partial_fit_continues_training(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(**FAST).fit(X, y)
+    clf.partial_fit(X, y)
+    assert len(clf.history_) == 2
+
+
+def test_warm_start_keeps_weights(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(**FAST, warm_start=True).fit(X, y)
+    weights = [p.detach().clone() for p in clf.module_.parameters()]
+    clf.set_params(lr=1e-12).fit(X, y)
+    assert len(clf.history_) == 2
+    for before, after in zip(weights, clf.module_.parameters()):
+        torch.testing.assert_close(before, after.detach(), atol=1e-2, rtol=0)
+
+
+def test_diverging_loss_stops_with_advice(small_data):
+    X, y, _ = small_data
+    clf = DigitSumClassifier(max_epochs=3, verbose=0, random_state=0, lr=1e30,
+                             callbacks__gradient_clipping=None)
+    with pytest.raises(FloatingPointError, match="Lower the learning rate"):
+        clf.fit(X, y)

@@ -1,0 +1,189 @@
+import itertools
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+import torch
+from torchvision.models import resnet18
+
+from sk_digitsum.nn import (
+    ConvNet, DigitHeads, DigitHeadsLoss, DigitHeadsNet, DigitSumLayer, DigitSumNet, SumLoss, build_backbone,
+    log_convolve, make_resnet,
+)
+from sk_digitsum.nn import backbones
+
+
+def test_log_convolve_matches_numpy_convolution():
+    torch.manual_seed(0)
+    a, b = torch.softmax(torch.randn(3, 7), -1), torch.softmax(torch.randn(3, 10), -1)
+    out = log_convolve(a.log(), b.log()).exp()
+    for row in range(3):
+        np.testing.assert_allclose(out[row].numpy(), np.convolve(a[row].numpy(), b[row].numpy()), rtol=1e-5)
+
+
+def test_sum_layer_matches_enumeration():
+    torch.manual_seed(1)
+    logits = torch.randn(2, 3, 10) * 3
+    probs = torch.softmax(logits, -1)
+    expected = torch.zeros(2, 28)
+    for combo in itertools.product(range(10), repeat=3):
+        expected[:, sum(combo)] += probs[:, 0, combo[0]] * probs[:, 1, combo[1]] * probs[:, 2, combo[2]]
+    torch.testing.assert_close(DigitSumLayer()(logits).exp(), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_sum_layer_is_finite_for_confident_wrong_digits():
+    logits = torch.full((1, 4, 10), -200.0)
+    logits[:, :, 9] = 200.0  # certain of 9999
+    log_probs = DigitSumLayer()(logits.requires_grad_())
+    assert torch.isfinite(log_probs).all() and log_probs[0, 36] > -1e-3
+    log_probs[0, 0].backward()  # the true sum is 0: a huge but finite loss
+    assert torch.isfinite(logits.grad).all()
+
+
+@pytest.mark.parametrize("name, depth, channels, size", [
+    ("digitnet", None, 64, (7, 28)), ("digitnet", 6, 64, (7, 28)), ("convnet", None, 128, (1, 1)),
+    ("resnet", 18, 512, (4, 14)), ("resnet", 50, 2048, (4, 14)),
+])
+def test_backbone_shapes(name, depth, channels, size):
+    backbone = build_backbone(name, depth, image_shape=(28, 112))
+    out = backbone(torch.zeros(2, 1, 28, 112))
+    assert out.shape == (2, channels, *size) and backbone.out_channels == channels
+
+
+def test_resnet_depths_differ_in_blocks():
+    counts = {depth: len(list(make_resnet(depth).modules())) for depth in (18, 34, 50, 101)}
+    assert counts[18] < counts[34] < counts[50] < counts[101]
+
+
+def test_convnet_is_the_seed_baseline():
+    layers = [type(m).__name__ for m in ConvNet((28, 112)).features]
+    assert layers == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "ReLU"]
+
+
+@pytest.mark.parametrize("name, depth, pretrained, message", [
+    ("vgg", None, False, "Unknown backbone"), ("resnet", 20, False, "no depth 20"),
+    ("digitnet", 1, False, "no depth 1"), ("digitnet", None, "imagenet", "no pretrained weights"),
+    ("resnet", 18, "/no/such/file.pt", "neither an existing file"),
+])
+def test_bad_backbone_specs(name, depth, pretrained, message):
+    with pytest.raises(ValueError, match=message):
+        build_backbone(name, depth, pretrained)
+
+
+def test_pretrained_from_own_state_dict(tmp_path):
+    source = make_resnet(18)
+    path = tmp_path / "trunk.pt"
+    torch.save(source.state_dict(), path)
+    loaded = make_resnet(18, pretrained=str(path))
+    for key, value in source.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+
+
+def test_pretrained_from_torchvision_imagenet_file(tmp_path):
+    torch.manual_seed(0)
+    imagenet = resnet18()
+    path = tmp_path / "resnet18-imagenet.pth"
+    torch.save(imagenet.state_dict(), path)
+    trunk = make_resnet(18, pretrained=path)
+    torch.testing.assert_close(trunk.stem[0].weight, imagenet.conv1.weight.sum(dim=1, keepdim=True))
+    torch.testing.assert_close(trunk.layer4[1].conv2.weight, imagenet.layer4[1].conv2.weight)
+    # grey input in three equal channels meets the summed filter: conv1 outputs agree
+    x = torch.rand(1, 1, 28, 28)
+    torch.testing.assert_close(
+        torch.nn.functional.conv2d(x, trunk.stem[0].weight, padding=3),
+        torch.nn.functional.conv2d(x.expand(1, 3, 28, 28), imagenet.conv1.weight, padding=3),
+        rtol=1e-4, atol=1e-5)
+
+
+def test_imagenet_uses_torchvision_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    name = backbones._RESNET_WEIGHTS[18].IMAGENET1K_V1.url.rsplit("/", 1)[1]
+    (tmp_path / "checkpoints").mkdir()
+    torch.manual_seed(3)
+    imagenet = resnet18()
+    torch.save(imagenet.state_dict(), tmp_path / "checkpoints" / name)
+    trunk = make_resnet(18, pretrained="imagenet")
+    torch.testing.assert_close(trunk.layer1[0].conv1.weight, imagenet.layer1[0].conv1.weight)
+
+
+def test_imagenet_offline_error_says_how_to_provide_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def offline(self, *args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr(type(backbones._RESNET_WEIGHTS[18].IMAGENET1K_V1), "get_state_dict", offline)
+    with pytest.raises(RuntimeError, match="download .* copy it to .*checkpoints.*pretrained='<path"):
+        make_resnet(18, pretrained="imagenet")
+
+
+def test_pretrained_mismatch_and_garbage(tmp_path):
+    path = tmp_path / "r18.pt"
+    torch.save(make_resnet(18).state_dict(), path)
+    with pytest.raises(ValueError, match="do not fit a ResNet34"):
+        make_resnet(34, pretrained=path)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="Could not read weights"):
+        make_resnet(18, pretrained=garbage)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_digit_heads_read_one_column_per_position(shared):
+    heads = DigitHeads(in_channels=8, n_digits=4, shared=shared)
+    assert heads.weight.shape[0] == (1 if shared else 4)
+    features = torch.randn(2, 8, 3, 16)
+    out = heads(features)
+    assert out.shape == (2, 4, 10)
+    for position in range(4):
+        column = features[:, :, :, 4 * position: 4 * position + 4].mean(dim=(2, 3))
+        head = 0 if shared else position
+        torch.testing.assert_close(out[:, position], column @ heads.weight[head] + heads.bias[head])
+
+
+@pytest.mark.parametrize("network, shape", [(DigitSumNet, (3, 37)), (DigitHeadsNet, (3, 4, 10))])
+def test_networks_accept_uint8_and_float_alike(network, shape):
+    torch.manual_seed(0)
+    net = network().eval()
+    images = torch.randint(0, 256, (3, 1, 28, 112), dtype=torch.uint8)
+    out = net(images)
+    assert out.shape == shape
+    torch.testing.assert_close(out, net(images.float() / 255))
+
+
+def _targets(digits=None, sums=None, synthetic=0):
+    n = len(digits if digits is not None else sums)
+    targets = torch.full((n, 6), -1, dtype=torch.long)
+    if digits is not None:
+        targets[:, :4] = digits
+        targets[:, 4] = digits.sum(1)
+    else:
+        targets[:, 4] = sums
+    targets[:, 5] = synthetic
+    return targets
+
+
+def test_heads_loss_from_digits_is_mean_cross_entropy():
+    torch.manual_seed(0)
+    logits, digits = torch.randn(5, 4, 10), torch.randint(0, 10, (5, 4))
+    expected = torch.nn.functional.cross_entropy(logits.reshape(-1, 10), digits.reshape(-1))
+    torch.testing.assert_close(DigitHeadsLoss()(logits, _targets(digits)), expected)
+
+
+def test_heads_loss_from_sums_is_sum_nll_and_weights_synthetic_rows():
+    torch.manual_seed(0)
+    logits, sums = torch.randn(5, 4, 10), torch.randint(0, 37, (5,))
+    expected = -DigitSumLayer()(logits)[torch.arange(5), sums].mean()
+    torch.testing.assert_close(DigitHeadsLoss()(logits, _targets(sums=sums)), expected)
+    torch.testing.assert_close(DigitHeadsLoss(synthetic_weight=0.25)(logits, _targets(sums=sums, synthetic=1)),
+                               0.25 * expected)
+
+
+def test_sum_loss_is_weighted_cross_entropy():
+    torch.manual_seed(0)
+    logits, sums = torch.randn(6, 37), torch.randint(0, 37, (6,))
+    targets = _targets(sums=sums)
+    targets[:3, 5] = 1
+    per_row = torch.nn.functional.cross_entropy(logits, sums, reduction="none")
+    expected = (per_row * torch.tensor([2.0, 2, 2, 1, 1, 1])).mean()
+    torch.testing.assert_close(SumLoss(synthetic_weight=2.0)(logits, targets), expected)

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from sk_digitsum import SyntheticDigitsGenerator
+from sk_digitsum.datasets import make_digit_sums
+from sk_digitsum.synthetic import distort_slots
+
+IDENTITY = dict(rotation=0.0, scale=(1.0, 1.0), shift=(0.0, 0.0), stroke=0.0, noise=0.0)
+
+
+def test_sample_shapes_and_labels(bank):
+    gen = SyntheticDigitsGenerator(n_digits=3, random_state=0).fit(*bank)
+    X, sums, digits = gen.sample(50)
+    assert X.shape == (50, 28, 84) and X.dtype == np.uint8
+    assert digits.shape == (50, 3) and digits.min() >= 0 and digits.max() <= 9
+    np.testing.assert_array_equal(sums, digits.sum(axis=1))
+
+
+def test_same_seed_same_samples_and_stream_moves_on(bank):
+    a = SyntheticDigitsGenerator(random_state=5).fit(*bank)
+    b = clone(a).fit(*bank)
+    first_a, first_b = a.sample(30), b.sample(30)
+    for x, y in zip(first_a, first_b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.sample(30)[0], first_a[0])
+    np.testing.assert_array_equal(a.sample(10, random_state=1)[0], b.sample(10, random_state=1)[0])
+
+
+def test_without_distortion_render_equals_plain_composition(bank):
+    images, labels = bank
+    X, _, _, indices = make_digit_sums(images, labels, n_samples=12, random_state=0, return_indices=True)
+    gen = SyntheticDigitsGenerator(**IDENTITY).fit(images, labels)
+    np.testing.assert_array_equal(gen.render(indices, random_state=0), X)
+
+
+def test_each_distortion_changes_images(bank):
+    images, labels = bank
+    indices = np.arange(40).reshape(10, 4) * 97
+    plain = SyntheticDigitsGenerator(**IDENTITY).fit(images, labels).render(indices, random_state=0)
+    for name, value in [("rotation", 20.0), ("scale", (0.7, 0.8)), ("shift", (4.0, 3.0)),
+                        ("stroke", 1.0), ("noise", 0.2)]:
+        params = {**IDENTITY, name: value}
+        distorted = SyntheticDigitsGenerator(**params).fit(images, labels).render(indices, random_state=0)
+        assert np.abs(distorted.astype(int) - plain).mean() > 1, name
+    small = SyntheticDigitsGenerator(**{**IDENTITY, "scale": (0.6, 0.6)}).fit(images, labels)
+    assert small.render(indices, random_state=0).mean() < plain.mean()
+
+
+def test_stroke_sign_thickens_and_thins():
+    slots = torch.zeros(1, 1, 28, 28)
+    slots[0, 0, 10:18, 13:15] = 1.0
+    kwargs = dict(rotation=0.0, scale=(1.0, 1.0), shift=(0.0, 0.0), noise=0.0)
+    assert distort_slots(slots, stroke=0.0, **kwargs).sum() == slots.sum()
+    torch.manual_seed(0)
+    outs = [distort_slots(slots, stroke=1.0, **kwargs).sum() for _ in range(20)]
+    assert min(outs) < slots.sum() < max(outs)
+
+
+def test_shift_lets_digits_cross_slots():
+    slots = torch.zeros(64, 2, 28, 28)
+    slots[:, 0, :, 24:28] = 1.0  # ink at the right edge of the first slot
+    out = distort_slots(slots, rotation=0.0, scale=(1.0, 1.0), shift=(4.0, 0.0), stroke=0.0, noise=0.0,
+                        generator=torch.Generator().manual_seed(0))
+    assert out[:, :, 28:].sum() > 0
+
+
+def test_sample_before_fit_raises():
+    with pytest.raises(NotFittedError):
+        SyntheticDigitsGenerator().sample(3)
+
+
+@pytest.mark.parametrize("images, labels, message", [
+    (np.zeros((0, 28, 28)), np.zeros(0, int), "empty"),
+    (np.zeros((3, 28, 28)), None, "no labels"),
+    (np.zeros((3, 20, 20)), np.zeros(3, int), r"shape \(n, 28, 28\)"),
+    (np.zeros((3, 28, 28)), np.array([0, 1, 12]), "0-9"),
+    (np.zeros((3, 28, 28)), np.zeros(2, int), "one label per bank image"),
+])
+def test_fit_rejects_bad_banks(images, labels, message):
+    with pytest.raises(ValueError, match=message):
+        SyntheticDigitsGenerator().fit(images, labels)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"scale": (1.2, 0.8)}, "scale"), ({"noise": -1}, "noise"), ({"n_digits": 0}, "n_digits"),
+    ({"shift": (1.0,)}, "shift"),
+])
+def test_fit_rejects_bad_params(bank, params, message):
+    with pytest.raises(ValueError, match=message):
+        SyntheticDigitsGenerator(**params).fit(*bank)
+
+
+def test_accepts_flat_bank(bank):
+    images, labels = bank
+    gen = SyntheticDigitsGenerator(random_state=0).fit(images[:50].reshape(50, -1), labels[:50])
+    assert gen.images_.shape == (50, 28, 28)
+
+
+def test_get_set_params_roundtrip():
+    gen = SyntheticDigitsGenerator(rotation=5.0)
+    assert gen.get_params()["rotation"] == 5.0
+    assert clone(gen.set_params(noise=0.0)).get_params()["noise"] == 0.0
