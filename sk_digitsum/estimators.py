@@ -252,10 +252,12 @@ class _DigitClassifierBase(NeuralNetClassifier):
             self.device = held
 
     def initialize_module(self):
-        self.module_ = self.module(
+        module = self.module(
             backbone=self.backbone, depth=self.depth, pretrained=self.pretrained,
-            image_shape=self.image_shape_, n_digits=self.n_digits,
+            image_shape=self.image_shape_, n_digits=self.n_digits, **self.get_params_for("module"),
         )
+        # Channels-last convolutions are faster on CPUs and on GPUs' tensor cores.
+        self.module_ = module.to(memory_format=torch.channels_last)
         return self
 
     def initialize_criterion(self):
@@ -302,6 +304,10 @@ class _DigitClassifierBase(NeuralNetClassifier):
         x = to_tensor(x, device=self.device_)
         if self.augment and self.module_.training:
             x = self._augment(x)
+        x = x.contiguous(memory_format=torch.channels_last)
+        if self.device_.startswith("cuda"):
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return self.module_(x, **fit_params)
         return self.module_(x, **fit_params)
 
     def _augment(self, x):

@@ -39,8 +39,8 @@ class SyntheticDigitsGenerator(BaseEstimator):
         Largest horizontal and vertical shift, in pixels, either way.
     stroke : float, default=0.6
         Strength of the random stroke-width change: each digit's strokes are
-        blended with their dilation (thicker) or erosion (thinner) by a factor
-        drawn from ``[0, stroke]``.
+        blended with their dilation (thicker, by a factor drawn up to
+        ``stroke``) or their erosion (thinner, up to ``stroke / 2``).
     noise : float, default=0.08
         Largest standard deviation of the Gaussian background noise, as a
         fraction of full intensity.
@@ -211,8 +211,10 @@ def distort_slots(slots, *, rotation, scale, shift, stroke, noise, generator=Non
     device = slots.device
     digits = slots.reshape(n, 1, height, width)
 
-    strength = _uniform(n, -stroke, stroke, generator, device).view(n, 1, 1, 1)
-    # Thicker strokes are a dilation, thinner an erosion: a max filter of -x.
+    # Thicker strokes are a dilation, thinner an erosion (a max filter of -x).
+    # MNIST strokes are 2-3 pixels wide, so erosion soon erases them: it gets
+    # half the strength.
+    strength = _uniform(n, -stroke / 2, stroke, generator, device).view(n, 1, 1, 1)
     sign = torch.where(strength >= 0, 1.0, -1.0)
     digits = torch.lerp(digits, sign * _max_filter3(sign * digits), strength.abs())
 

@@ -193,15 +193,17 @@ def make_resnet(depth=18, pretrained=False):
     return trunk
 
 
-def _build_convnet(depth, pretrained, image_shape):
-    return ConvNet(image_shape)
+def _build_convnet(depth, pretrained, image_shape, **options):
+    return ConvNet(image_shape, **options)
 
 
-def _build_digitnet(depth, pretrained, image_shape):
-    return DigitNet(depth)
+def _build_digitnet(depth, pretrained, image_shape, **options):
+    return DigitNet(depth, **options)
 
 
-def _build_resnet(depth, pretrained, image_shape):
+def _build_resnet(depth, pretrained, image_shape, **options):
+    if options:
+        raise TypeError(f"The resnet backbone takes no options; got {sorted(options)}.")
     return make_resnet(depth, pretrained)
 
 
@@ -237,7 +239,7 @@ def check_backbone(name, depth, pretrained):
     return depth
 
 
-def build_backbone(name="digitnet", depth=None, pretrained=False, image_shape=(28, 112)):
+def build_backbone(name="digitnet", depth=None, pretrained=False, image_shape=(28, 112), **options):
     """Build a backbone by name.
 
     Parameters
@@ -253,6 +255,9 @@ def build_backbone(name="digitnet", depth=None, pretrained=False, image_shape=(2
         Weights for the ResNet trunk; see :func:`make_resnet`.
     image_shape : tuple of int, default=(28, 112)
         (H, W) of the input images.
+    **options
+        Passed to the backbone: ``width`` for digitnet, ``hidden_units``
+        for convnet.
 
     Returns
     -------
@@ -269,4 +274,4 @@ def build_backbone(name="digitnet", depth=None, pretrained=False, image_shape=(2
     """
     depth = check_backbone(name, depth, pretrained)
     builder = BACKBONES[name][0]
-    return builder(depth, pretrained, tuple(image_shape))
+    return builder(depth, pretrained, tuple(image_shape), **options)

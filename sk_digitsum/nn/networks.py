@@ -19,10 +19,10 @@ def as_float_images(x):
 
 
 class _DigitNetwork(nn.Module):
-    def __init__(self, backbone, depth, pretrained, image_shape, n_digits):
+    def __init__(self, backbone, depth, pretrained, image_shape, n_digits, backbone_options):
         super().__init__()
         self.n_digits = n_digits
-        self.backbone = build_backbone(backbone, depth, pretrained, image_shape)
+        self.backbone = build_backbone(backbone, depth, pretrained, image_shape, **backbone_options)
 
     def features(self, x):
         return self.backbone(as_float_images(x))
@@ -37,10 +37,13 @@ class DigitSumNet(_DigitNetwork):
         As in :func:`~sk_digitsum.nn.build_backbone`.
     n_digits : int
         Digits per image.
+    **backbone_options
+        Passed to the backbone, e.g. ``width`` for digitnet.
     """
 
-    def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4):
-        super().__init__(backbone, depth, pretrained, image_shape, n_digits)
+    def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4,
+                 **backbone_options):
+        super().__init__(backbone, depth, pretrained, image_shape, n_digits, backbone_options)
         self.head = SumHead(self.backbone.out_channels, n_digits, 9 * n_digits + 1)
 
     def forward(self, x):
@@ -60,10 +63,13 @@ class DigitHeadsNet(_DigitNetwork):
         As in :func:`~sk_digitsum.nn.build_backbone`.
     n_digits : int
         Digits per image.
+    **backbone_options
+        Passed to the backbone, e.g. ``width`` for digitnet.
     """
 
-    def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4):
-        super().__init__(backbone, depth, pretrained, image_shape, n_digits)
+    def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4,
+                 **backbone_options):
+        super().__init__(backbone, depth, pretrained, image_shape, n_digits, backbone_options)
         self.heads = DigitHeads(self.backbone.out_channels, n_digits)
         self.sum_layer = DigitSumLayer()
 

@@ -1,0 +1,83 @@
+"""Data and helpers shared by the benchmarks.
+
+Training data comes only from the embedded 5,000-digit bank. Test images are
+composed from the official MNIST test digits (writers never in training),
+which live in ``../shared/data/mnist`` or wherever ``--mnist`` points.
+"""
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sk_digitsum import SyntheticDigitsGenerator
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+RESULTS = ROOT / "benchmarks" / "results"
+
+# The "scanned" test variant: the same test digits, shifted off their slots
+# (so neighbours touch), rotated, rescaled, with thicker or thinner strokes and
+# background noise. Harder than the default synthetic generator on every axis.
+SCANNED = dict(rotation=18.0, scale=(0.8, 1.2), shift=(5.0, 3.0), stroke=0.8, noise=0.15)
+
+
+def machine():
+    """One line naming the hardware a result was measured on."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA), torch {torch.__version__}"
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}"
+
+
+def test_sets(mnist=DEFAULT_MNIST, n_samples=10_000):
+    """Tight and scanned four-digit test sets of the MNIST test digits.
+
+    Returns
+    -------
+    dict
+        ``{"tight": (X, sums, digits), "scanned": (X, sums, digits)}``
+    """
+    images, labels = load_digit_bank(mnist, subset="test")
+    X, sums, digits, indices = make_digit_sums(images, labels, n_samples, random_state=1, return_indices=True)
+    scanner = SyntheticDigitsGenerator(**SCANNED).fit(images, labels)
+    return {"tight": (X, sums, digits), "scanned": (scanner.render(indices, random_state=2), sums, digits)}
+
+
+def training_set(n_samples=10_000, bank=None):
+    """Sum-labelled real images composed from the embedded bank (or ``bank``)."""
+    images, labels = bank if bank is not None else load_digit_bank()
+    X, sums, _ = make_digit_sums(images, labels, n_samples, random_state=0)
+    return X, sums
+
+
+def validation_split():
+    """Train and validation banks of the embedded digits, for choosing defaults.
+
+    Every fifth digit is held out: model choices are made on images of
+    those, never on the MNIST test digits.
+    """
+    images, labels = load_digit_bank()
+    held_out = np.arange(len(labels)) % 5 == 0
+    return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])
+
+
+def timed(function, *args, **kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def save_json(record, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1))
+
+
+def markdown_table(headers, rows):
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""Plots: training curves and a grid of misread images (needs matplotlib)."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError("Plotting needs matplotlib: pip install 'sk_digitsum[plot]'.") from error
+    return plt
+
+
+def plot_history(models, keys=("valid_acc",), *, per="epoch", ax=None):
+    """Plot training curves of one or more fitted estimators.
+
+    Parameters
+    ----------
+    models : estimator or dict of str to estimator
+        Fitted estimators; a dict names each curve.
+    keys : sequence of str, default=("valid_acc",)
+        History columns to plot, e.g. ``"train_loss"``, ``"valid_loss"``.
+    per : {"epoch", "step"}, default="epoch"
+        x axis: epochs, or optimizer steps (batches seen).
+    ax : matplotlib Axes or None, default=None
+        Where to draw; a new figure if None.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    plt = _pyplot()
+    if not isinstance(models, dict):
+        models = {type(models).__name__: models}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for name, model in models.items():
+        check_is_fitted(model, "image_shape_")
+        history = model.history_
+        x = np.arange(1, len(history) + 1)
+        if per == "step":
+            x = np.cumsum([sum(batch.get("train_batch_size", 0) > 0 for batch in epoch["batches"])
+                           for epoch in history])
+        for key in keys:
+            values = [epoch.get(key, np.nan) for epoch in history]
+            label = name if len(keys) == 1 else f"{name}: {key}"
+            ax.plot(x, values, marker="o", markersize=3, label=label)
+    ax.set_xlabel("optimizer step" if per == "step" else "epoch")
+    ax.set_ylabel(keys[0] if len(keys) == 1 else "value")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_errors(model, X, y, *, max_images=24, n_cols=4):
+    """Draw the images whose sum the model gets wrong, with true and predicted values.
+
+    Parameters
+    ----------
+    model : fitted DigitSumClassifier or DigitHeadsClassifier
+    X : array-like of shape (n_samples, H, W)
+        Images.
+    y : array-like of shape (n_samples,) or (n_samples, n_digits)
+        True sums or digits; digits are shown when given.
+    max_images : int, default=24
+        At most this many misread images.
+    n_cols : int, default=4
+        Grid columns.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    """
+    from ._validation import target_sums
+
+    plt = _pyplot()
+    X = np.asarray(X)
+    y = np.asarray(y)
+    true_sums = target_sums(y, model.n_digits)
+    predicted = model.predict(X)
+    wrong = np.flatnonzero(predicted != true_sums)[:max_images]
+    read = model.predict_digits(X[wrong]) if hasattr(model, "predict_digits") and len(wrong) else None
+    n_rows = max(1, int(np.ceil(len(wrong) / n_cols)))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 1.3 * n_rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, index, position in zip(axes.ravel(), wrong, range(len(wrong))):
+        ax.imshow(X[index].reshape(X.shape[-2:]), cmap="gray", vmin=0, vmax=255 if X.dtype == np.uint8 else 1)
+        truth = "".join(map(str, y[index])) + f" = {true_sums[index]}" if y.ndim == 2 else f"{true_sums[index]}"
+        guess = ("".join(map(str, read[position])) + " = " if read is not None else "") + f"{predicted[index]}"
+        ax.set_title(f"true {truth} | read {guess}", fontsize=8)
+    if not len(wrong):
+        axes[0, 0].set_title("no errors")
+    fig.tight_layout()
+    return fig
