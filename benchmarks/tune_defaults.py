@@ -21,7 +21,13 @@ from _common import RESULTS, SCANNED, machine, markdown_table, save_json, timed,
 from sk_digitsum import DigitHeadsClassifier, SyntheticDigitsGenerator  # noqa: E402
 from sk_digitsum.datasets import make_digit_sums  # noqa: E402
 
+STRONG = dict(rotation=15.0, scale=(0.8, 1.2), shift=(4.0, 2.5), stroke=0.8, noise=0.12)
+
 VARIANTS = {
+    "aug_strong": {"augment": STRONG},
+    "aug_strong_depth6": {"augment": STRONG, "depth": 6},
+    "aug_strong_mixed": {"augment": STRONG, "max_epochs": 15,
+                         "synthetic": SyntheticDigitsGenerator(random_state=0, **STRONG)},
     "defaults": {},
     "no_augment": {"augment": False},
     "no_ema": {"ema_beta": None},

@@ -19,8 +19,7 @@ from .callbacks import EMA, LRScheduler
 from .nn import DigitHeadsLoss, DigitHeadsNet, DigitSumNet, SumLoss, check_backbone
 from .synthetic import SyntheticDigitsGenerator, distort_slots
 
-# Per-slot distortions applied to training batches when ``augment=True``:
-# milder than the synthetic generator's, since real images are already varied.
+# Per-slot distortions applied to training batches when ``augment=True``.
 AUGMENTATION = dict(rotation=10.0, scale=(0.9, 1.1), shift=(2.0, 1.5), stroke=0.4, noise=0.03)
 
 
@@ -135,6 +134,10 @@ class _DigitClassifierBase(NeuralNetClassifier):
         _validation.check_fraction(self.validation_fraction, "validation_fraction")
         if not isinstance(self.lr, (int, float)) or not self.lr > 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
+        if not isinstance(self.augment, (bool, dict)) or (
+                isinstance(self.augment, dict) and set(self.augment) - set(AUGMENTATION)):
+            raise ValueError(f"augment must be True, False or a dict with some of the keys {sorted(AUGMENTATION)}; "
+                             f"got {self.augment!r}.")
         if self.synthetic is not None and not isinstance(self.synthetic, SyntheticDigitsGenerator):
             raise TypeError(
                 f"synthetic must be a SyntheticDigitsGenerator or None, got {type(self.synthetic).__name__}."
@@ -300,6 +303,16 @@ class _DigitClassifierBase(NeuralNetClassifier):
             dataset_train.resample(len(self.history))
 
     # --------------------------------------------------------------- training
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            # skorch stops quietly and runs on_train_end (EMA keeps its average).
+            kept = "their moving average (EMA)" if self.ema_beta is not None else "them"
+            warnings.warn(f"Training interrupted after {len(self.history)} epochs; the model keeps the weights "
+                          f"reached so far, as {kept}.", UserWarning)
+            raise
+
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device_)
         if self.augment and self.module_.training:
@@ -317,7 +330,8 @@ class _DigitClassifierBase(NeuralNetClassifier):
         slots = x.float().view(n, height, self.n_digits, width // self.n_digits).permute(0, 2, 1, 3)
         if x.dtype == torch.uint8:
             slots = slots / 255
-        return distort_slots(slots, **AUGMENTATION).unsqueeze(1)
+        distortions = AUGMENTATION if self.augment is True else {**AUGMENTATION, **self.augment}
+        return distort_slots(slots, **distortions).unsqueeze(1)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = self.criterion_(y_pred, to_tensor(y_true, device=self.device_))
@@ -384,6 +398,41 @@ class _DigitClassifierBase(NeuralNetClassifier):
         sums = _validation.target_sums(y, self.n_digits)
         return float(np.average(self.predict(X) == sums, weights=sample_weight))
 
+    # ------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the fitted model in the safe format: JSON parameters and tensors only.
+
+        Unlike a pickle (``joblib.dump``), the file cannot run code when
+        loaded. Parameters that hold Python objects other than optimizers
+        and generators (custom callbacks, say) are not stored.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write.
+        """
+        from .persistence import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model written by :meth:`save`, with ``torch.load(weights_only=True)``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File written by :meth:`save`.
+
+        Returns
+        -------
+        estimator : fitted estimator of this class
+            On the CPU where the saved device is 'auto' or a missing GPU.
+        """
+        from .persistence import load_model
+
+        return load_model(path, expected_class=cls)
+
     # -------------------------------------------------------------- pickling
     def __setstate__(self, state):
         requested = state["device"]
@@ -419,9 +468,12 @@ _COMMON_PARAMETERS = """
         ResNet weights: ``"imagenet"`` for torchvision's ImageNet weights
         (from the torchvision cache or downloaded), or the path of a saved
         state dict.
-    augment : bool, default=True
-        Randomly distort each digit slot of every training batch (rotation,
-        scale, shift, stroke width, noise).
+    augment : bool or dict, default=True
+        Randomly distort each digit slot of every training batch: rotation,
+        scale, shift, stroke width and noise, with the ranges of
+        ``sk_digitsum.estimators.AUGMENTATION``. A dict overrides some of
+        them, with the meanings of :class:`SyntheticDigitsGenerator`'s
+        parameters.
     synthetic : SyntheticDigitsGenerator or None, default=None
         If given, each epoch adds fresh digit-labelled synthetic images to the
         training set. An unfitted generator is fitted on the embedded bank.

@@ -10,7 +10,12 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from tqdm.auto import tqdm
+
 from .datasets import DIGIT_SIZE, sample_digit_indices
+
+_CHUNK = 4096
+_PROGRESS_FROM = 20_000
 
 
 class SyntheticDigitsGenerator(BaseEstimator):
@@ -46,6 +51,8 @@ class SyntheticDigitsGenerator(BaseEstimator):
         fraction of full intensity.
     random_state : int, RandomState instance or None, default=None
         Seeds the stream of samples: the same value gives the same samples.
+    verbose : int, default=1
+        Show a progress bar when making 20,000 images or more; 0 silences it.
 
     Attributes
     ----------
@@ -72,7 +79,7 @@ class SyntheticDigitsGenerator(BaseEstimator):
     """
 
     def __init__(self, n_digits=4, rotation=12.0, scale=(0.85, 1.1), shift=(3.0, 2.0), stroke=0.6,
-                 noise=0.08, random_state=None):
+                 noise=0.08, random_state=None, verbose=1):
         self.n_digits = n_digits
         self.rotation = rotation
         self.scale = scale
@@ -80,6 +87,7 @@ class SyntheticDigitsGenerator(BaseEstimator):
         self.stroke = stroke
         self.noise = noise
         self.random_state = random_state
+        self.verbose = verbose
 
     def _validate_params(self):
         if not isinstance(self.n_digits, numbers.Integral) or self.n_digits < 1:
@@ -174,11 +182,19 @@ class SyntheticDigitsGenerator(BaseEstimator):
         self._validate_params()
         rng = self.rng_ if random_state is None else check_random_state(random_state)
         indices = np.asarray(indices)
-        generator = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
-        digits = torch.from_numpy(self.images_[indices]).float().div_(255)  # (n, k, 28, 28)
-        images = distort_slots(digits, rotation=self.rotation, scale=self.scale, shift=self.shift,
-                               stroke=self.stroke, noise=self.noise, generator=generator)
-        return images.mul_(255).round_().to(torch.uint8).numpy()
+        seed = int(rng.randint(2**31 - 1))
+        images = np.empty((len(indices), DIGIT_SIZE, DIGIT_SIZE * indices.shape[1]), dtype=np.uint8)
+        show_progress = bool(self.verbose) and len(indices) >= _PROGRESS_FROM
+        # Chunks bound the float working memory; each has its own seed.
+        with tqdm(total=len(indices), desc="synthetic images", unit="img", disable=not show_progress) as bar:
+            for start in range(0, len(indices), _CHUNK):
+                generator = torch.Generator().manual_seed(seed + start)
+                digits = torch.from_numpy(self.images_[indices[start:start + _CHUNK]]).float().div_(255)
+                chunk = distort_slots(digits, rotation=self.rotation, scale=self.scale, shift=self.shift,
+                                      stroke=self.stroke, noise=self.noise, generator=generator)
+                images[start:start + _CHUNK] = chunk.mul_(255).round_().to(torch.uint8).numpy()
+                bar.update(len(chunk))
+        return images
 
 
 def _uniform(n, low, high, generator, device):

@@ -1,0 +1,240 @@
+"""Bad input gets a clear error before any training; nothing fitted is lost; safe loading."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sklearn.exceptions import NotFittedError
+
+from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator
+from sk_digitsum.callbacks import EMA
+
+FAST = dict(max_epochs=1, verbose=0, random_state=0)
+
+
+def _images(n=8, height=28, width=112, dtype=np.uint8):
+    return np.random.RandomState(0).randint(0, 256, size=(n, height, width)).astype(dtype)
+
+
+GOOD_Y = np.arange(8) * 4
+
+
+@pytest.mark.parametrize("X, error, message", [
+    (_images().reshape(8, -1), ValueError, "2-D array.*reshape"),
+    (np.repeat(_images()[..., None], 3, axis=3), ValueError, "colour images with the channel last"),
+    (_images()[:, None].repeat(3, axis=1), ValueError, "one channel"),
+    (_images()[0], ValueError, "must be 3-D|2-D array"),
+    (_images().astype(object), TypeError, "numeric array"),
+    (np.full((8, 28, 112), "a"), TypeError, "numeric array"),
+    (np.where(_images() > 128, np.nan, 0.5), ValueError, "NaN or infinite"),
+    (np.full((8, 28, 112), np.inf), ValueError, "NaN or infinite"),
+    (-_images(dtype=np.int64) - 1, ValueError, r"lie in 0-255"),
+    (_images(dtype=np.int64) + 1000, ValueError, r"lie in 0-255"),
+    (_images(dtype=np.float64), ValueError, r"lie in \[0, 1\].*Divide 0-255 images by 255"),
+    (np.zeros((0, 28, 112), np.uint8), ValueError, "empty set of images"),
+    (_images(height=20), ValueError, "smaller than one 28x28 digit"),
+    (_images(width=27), ValueError, "smaller than one 28x28 digit"),
+])
+def test_bad_images_are_rejected_before_training(X, error, message):
+    clf = DigitHeadsClassifier(**FAST)
+    with pytest.raises(error, match=message):
+        clf.fit(X, GOOD_Y)
+    assert not hasattr(clf, "module_"), "validation must come before initialising the network"
+
+
+@pytest.mark.parametrize("y, error, message", [
+    (GOOD_Y[:5], ValueError, "8 images but y has 5 labels"),
+    (np.full(8, 37), ValueError, r"Sum labels must lie in 0..36"),
+    (np.full(8, -1), ValueError, r"Sum labels must lie in 0..36"),
+    (GOOD_Y + 0.5, ValueError, "whole numbers"),
+    (np.array(list("abcdefgh")), TypeError, "must be integers"),
+    (np.full((8, 4), 10), ValueError, r"Digit labels must lie in 0..9"),
+    (np.zeros((8, 3), int), ValueError, "3 columns but n_digits=4"),
+    (np.zeros((8, 4, 1), int), ValueError, r"must have shape \(n,\)"),
+    (None, ValueError, "requires y to be passed"),
+])
+def test_bad_labels_are_rejected(y, error, message):
+    with pytest.raises(error, match=message):
+        DigitHeadsClassifier(**FAST).fit(_images(), y)
+
+
+@pytest.mark.parametrize("params, error, message", [
+    ({"ema_beta": 1.0}, ValueError, r"ema_beta must be a number in \[0, 1\)"),
+    ({"ema_beta": -0.5}, ValueError, r"ema_beta must be a number in \[0, 1\)"),
+    ({"backbone": "resnet", "depth": 20}, ValueError, "no depth 20; choose from"),
+    ({"backbone": "vgg"}, ValueError, "Unknown backbone 'vgg'"),
+    ({"max_epochs": -1}, ValueError, "max_epochs must be an integer >= 0"),
+    ({"batch_size": 0}, ValueError, "batch_size must be an integer >= 1"),
+    ({"lr": 0}, ValueError, "lr must be a positive number"),
+    ({"validation_fraction": 1.0}, ValueError, "validation_fraction"),
+    ({"n_digits": 0}, ValueError, "n_digits must be an integer >= 1"),
+    ({"synthetic": "yes"}, TypeError, "synthetic must be a SyntheticDigitsGenerator"),
+    ({"augment": {"spin": 3}}, ValueError, "augment must be True, False or a dict"),
+    ({"device": "tpu"}, ValueError, "device must be 'cpu', 'cuda'"),
+])
+def test_bad_parameters_are_rejected(params, error, message):
+    with pytest.raises(error, match=message):
+        DigitHeadsClassifier(**{**FAST, **params}).fit(_images(), GOOD_Y)
+
+
+def test_predict_checks_size_and_fit_state(fitted_heads, small_data):
+    with pytest.raises(NotFittedError):
+        DigitSumClassifier().predict(_images())
+    with pytest.raises(ValueError, match="28x84 pixels but the model was fitted on 28x112"):
+        fitted_heads.predict(_images(width=84))
+
+
+def test_generator_errors():
+    with pytest.raises(NotFittedError):
+        SyntheticDigitsGenerator().sample(2)
+    with pytest.raises(ValueError, match="empty"):
+        SyntheticDigitsGenerator().fit(np.zeros((0, 28, 28)), np.zeros(0, int))
+    with pytest.raises(ValueError, match="no labels"):
+        SyntheticDigitsGenerator().fit(np.zeros((2, 28, 28)), None)
+
+
+def test_failed_fit_leaves_fitted_model_unchanged(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(**FAST).fit(X, y)
+    before = clf.predict_proba(X)
+    for bad in [lambda: clf.fit(X / 100.0, y), lambda: clf.fit(X, y + 40),
+                lambda: clf.set_params(ema_beta=2.0).fit(X, y)]:
+        with pytest.raises(ValueError):
+            bad()
+    clf.set_params(ema_beta=0.99)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    assert clf.image_shape_ == (28, 112)
+
+
+class _InterruptAfter(EMA.__mro__[1]):  # a plain skorch Callback
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epochs:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_keeps_ema_weights_and_says_so(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(max_epochs=5, batch_size=16, verbose=0, random_state=0,
+                               callbacks=[("stop", _InterruptAfter(2))])
+    with pytest.warns(UserWarning, match="interrupted after 2 epochs.*moving average"):
+        clf.fit(X, y)
+    assert len(clf.history_) == 2
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    ema = dict(clf.callbacks_)["ema"]
+    assert ema.averaged_ is None, "the average was copied into the model at the interruption"
+
+
+def test_non_finite_loss_stops_with_advice(small_data):
+    X, y, _ = small_data
+    with pytest.raises(FloatingPointError, match=r"loss became (nan|inf).*Lower the learning rate"):
+        DigitHeadsClassifier(lr=1e30, callbacks__gradient_clipping=None, max_epochs=3, verbose=0,
+                             random_state=0).fit(X, y)
+
+
+# -------------------------------------------------------------------- safe format
+@pytest.mark.parametrize("estimator", [DigitHeadsClassifier, DigitSumClassifier])
+def test_safe_format_roundtrip(estimator, small_data, tmp_path):
+    X, y, _ = small_data
+    clf = estimator(lr=2e-3, optimizer=torch.optim.Adam, augment={"rotation": 5.0}, **FAST).fit(X, y)
+    clf.save(tmp_path / "model.pt")
+    loaded = estimator.load(tmp_path / "model.pt")
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.lr == 2e-3 and loaded.optimizer is torch.optim.Adam and loaded.augment == {"rotation": 5.0}
+    assert len(loaded.history_) == 1
+    torch.load(tmp_path / "model.pt", weights_only=True)  # no pickled code inside
+
+
+def test_safe_format_keeps_generator_params(small_data, tmp_path):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(synthetic=SyntheticDigitsGenerator(rotation=3.0), n_synthetic=8, **FAST).fit(X, y)
+    clf.save(tmp_path / "m.pt")
+    assert DigitHeadsClassifier.load(tmp_path / "m.pt").synthetic.rotation == 3.0
+
+
+def test_safe_format_rejects_corrupt_and_mismatched_files(fitted_heads, small_data, tmp_path):
+    path = tmp_path / "model.pt"
+    fitted_heads.save(path)
+    with pytest.raises(ValueError, match="holds a DigitHeadsClassifier, not DigitSumClassifier"):
+        DigitSumClassifier.load(path)
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="not a valid sk_digitsum model file"):
+        DigitHeadsClassifier.load(corrupt)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ValueError, match="not an sk_digitsum model file"):
+        DigitHeadsClassifier.load(other)
+    payload = torch.load(path, weights_only=True)
+    payload["params"] = payload["params"].replace("{", '{"depth": 6, ', 1)
+    torch.save(payload, tmp_path / "mismatch.pt")
+    with pytest.raises(ValueError, match="do not fit a DigitHeadsClassifier"):
+        DigitHeadsClassifier.load(tmp_path / "mismatch.pt")
+
+
+def test_pickle_files_are_refused_by_the_safe_loader(fitted_heads, tmp_path):
+    import joblib
+
+    joblib.dump(fitted_heads, tmp_path / "model.joblib")
+    with pytest.raises(ValueError, match="not a valid sk_digitsum model file"):
+        DigitHeadsClassifier.load(tmp_path / "model.joblib")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="maps a missing GPU to the CPU")
+def test_safe_format_saved_for_cuda_loads_on_cpu(fitted_heads, small_data, tmp_path):
+    X = small_data[0]
+    path = tmp_path / "gpu.pt"
+    fitted_heads.save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["params"] = payload["params"].replace("{", '{"device": "cuda", ', 1)
+    torch.save(payload, path)
+    with pytest.warns(UserWarning, match="not available here; loading it on the CPU"):
+        loaded = DigitHeadsClassifier.load(path)
+    assert loaded.device_ == "cpu"
+    np.testing.assert_array_equal(loaded.predict(X), fitted_heads.predict(X))
+
+
+# --------------------------------------------------------------- property-based
+def _cast(values_and_dtype):
+    values, dtype = values_and_dtype
+    with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return values.astype(dtype)
+
+
+image_arrays = st.tuples(
+    hnp.arrays(dtype=np.float64,
+               shape=st.sampled_from([(3, 28, 56), (3, 1, 28, 56), (3, 28), (3, 28, 56, 3), (0, 28, 56),
+                                      (3, 20, 56), (2, 3, 28, 56)]),
+               elements=st.sampled_from([0.0, 0.5, 1.0, 7.0, 255.0, -1.0, 300.0, np.nan, np.inf])),
+    st.sampled_from([np.uint8, np.int16, np.float32, np.float64, np.bool_, object]),
+).map(_cast)
+label_arrays = st.one_of(
+    hnp.arrays(dtype=st.sampled_from([np.int64, np.float64]), shape=st.sampled_from([(3,), (3, 2), (2,), (3, 3)]),
+               elements=st.integers(-3, 40)),
+    st.none(),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(X=image_arrays, y=label_arrays)
+def test_any_input_gives_a_result_or_a_clear_error(X, y):
+    clf = DigitHeadsClassifier(n_digits=2, max_epochs=1, verbose=0, random_state=0, validation_fraction=0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(X, y)
+    except (ValueError, TypeError) as error:
+        assert str(error) and "Traceback" not in str(error)
+        assert type(error).__module__ == "builtins"
+        assert not hasattr(clf, "module_")
+        return
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 19) and np.isfinite(proba).all()
