@@ -21,8 +21,10 @@ setup(
         "mlxtend>=0.23",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6"],
         "plot": ["matplotlib>=3.6"],
+        "docs": ["sphinx>=7", "myst-parser>=2", "matplotlib>=3.6"],
+        # The tests build the docs and run the examples too.
+        "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6", "sphinx>=7", "myst-parser>=2"],
     },
     entry_points={"console_scripts": ["sk-digitsum=sk_digitsum.__main__:main"]},
 )

@@ -21,24 +21,23 @@ from _common import RESULTS, SCANNED, machine, markdown_table, save_json, timed,
 from sk_digitsum import DigitHeadsClassifier, SyntheticDigitsGenerator  # noqa: E402
 from sk_digitsum.datasets import make_digit_sums  # noqa: E402
 
-STRONG = dict(rotation=15.0, scale=(0.8, 1.2), shift=(4.0, 2.5), stroke=0.8, noise=0.12)
+MILD = dict(rotation=10.0, scale=(0.9, 1.1), shift=(2.0, 1.5), stroke=0.4, noise=0.03)
 
+# Measured here on 2 CPU cores with the mild augmentation as the default:
+# mild 95.2% tight / 73.4% scanned, the current ranges 95.2% / 92.1%.
 VARIANTS = {
-    "aug_strong": {"augment": STRONG},
-    "aug_strong_depth6": {"augment": STRONG, "depth": 6},
-    "aug_strong_mixed": {"augment": STRONG, "max_epochs": 15,
-                         "synthetic": SyntheticDigitsGenerator(random_state=0, **STRONG)},
     "defaults": {},
+    "mild_augment": {"augment": MILD},
     "no_augment": {"augment": False},
     "no_ema": {"ema_beta": None},
     "wide48": {"module__width": 48},
-    "wide64": {"module__width": 64},
     "depth6": {"depth": 6},
-    "lr1e-3": {"lr": 1e-3},
     "epochs50": {"max_epochs": 50},
+    "lr1e-3": {"lr": 1e-3},
     "batch64": {"batch_size": 64},
     "mixed": {"synthetic": SyntheticDigitsGenerator(random_state=0), "max_epochs": 15},
-    "wide48_depth6_40": {"module__width": 48, "depth": 6, "max_epochs": 40},
+    "mixed30": {"synthetic": SyntheticDigitsGenerator(random_state=0)},
+    "wide48_epochs50": {"module__width": 48, "max_epochs": 50},
 }
 
 

@@ -15,7 +15,16 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False, "show-inheritance": False}
+# scikit-learn adds set_*_request methods to every estimator class; their
+# docstrings point into scikit-learn's own docs, so they are left out here.
+_REQUEST_METHODS = [f"set_{method}_request" for method in
+                    ("fit", "partial_fit", "predict", "predict_proba", "score", "transform", "sample")]
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": False,
+    "show-inheritance": False,
+    "exclude-members": ",".join(_REQUEST_METHODS),
+}
 autodoc_typehints = "none"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
@@ -23,5 +32,3 @@ napoleon_use_rtype = False
 myst_heading_anchors = 2
 html_theme = "alabaster"
 html_static_path = ["_static"]
-# Inherited skorch docstrings are not ours to fix; our own must be clean.
-suppress_warnings = ["autosummary.import_cycle"]

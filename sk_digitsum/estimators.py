@@ -1,5 +1,7 @@
 """scikit-learn estimators: skorch nets that read the sum of handwritten digits."""
 
+import copy
+import inspect
 import warnings
 
 import numpy as np
@@ -8,9 +10,12 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
-from skorch.callbacks import EpochScoring, EpochTimer, GradientNormClipping, PassthroughScoring, PrintLog
+from skorch.callbacks import (
+    EpochScoring, EpochTimer, GradientNormClipping, PassthroughScoring, PrintLog, ProgressBar,
+)
 from skorch.exceptions import DeviceWarning
 from skorch.utils import to_numpy, to_tensor
+from torch.fx.experimental.optimization import fuse
 from torch.optim.lr_scheduler import CosineAnnealingLR
 from torch.utils.data import Dataset, Subset
 
@@ -20,7 +25,13 @@ from .nn import DigitHeadsLoss, DigitHeadsNet, DigitSumNet, SumLoss, check_backb
 from .synthetic import SyntheticDigitsGenerator, distort_slots
 
 # Per-slot distortions applied to training batches when ``augment=True``.
-AUGMENTATION = dict(rotation=10.0, scale=(0.9, 1.1), shift=(2.0, 1.5), stroke=0.4, noise=0.03)
+# Chosen on held-out embedded digits (benchmarks/tune_defaults.py): these
+# ranges kept the tight accuracy of milder ones (95.2%) and lifted accuracy
+# on scanned-like images from 73% to 92%.
+AUGMENTATION = dict(rotation=15.0, scale=(0.8, 1.2), shift=(4.0, 2.5), stroke=0.8, noise=0.12)
+
+
+_MISSING = object()
 
 
 def _sum_accuracy(net, X, y):
@@ -279,6 +290,8 @@ class _DigitClassifierBase(NeuralNetClassifier):
         ]
         if self.ema_beta is not None:
             callbacks.append(("ema", EMA(beta=self.ema_beta)))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
         callbacks.append(("print_log", PrintLog()))
         return callbacks
 
@@ -317,11 +330,14 @@ class _DigitClassifierBase(NeuralNetClassifier):
         x = to_tensor(x, device=self.device_)
         if self.augment and self.module_.training:
             x = self._augment(x)
+        return self._forward(self.module_, x, **fit_params)
+
+    def _forward(self, module, x, **fit_params):
         x = x.contiguous(memory_format=torch.channels_last)
         if self.device_.startswith("cuda"):
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                return self.module_(x, **fit_params)
-        return self.module_(x, **fit_params)
+                return module(x, **fit_params)
+        return module(x, **fit_params)
 
     def _augment(self, x):
         n, _, height, width = x.shape
@@ -344,10 +360,38 @@ class _DigitClassifierBase(NeuralNetClassifier):
 
     # ------------------------------------------------------------- prediction
     def _sum_proba(self, X):
-        chunks = []
-        for output in self.forward_iter(X, training=False, device=self.device_):
-            chunks.append(self.module_.sum_log_probs(output).exp().cpu().numpy())
-        return np.concatenate(chunks)
+        """Sum probabilities for a dataset (validation scoring, which may replay cached outputs)."""
+        return np.concatenate([
+            self.module_.sum_log_probs(output).exp().cpu().numpy()
+            for output in self.forward_iter(X, training=False, device=self.device_)
+        ])
+
+    def _prediction_module(self):
+        """The network in eval mode with each conv+BatchNorm pair folded into one conv.
+
+        Folding saves a pass over every activation (about 16% of DigitNet's
+        CPU prediction time). The folded copy is cached until the weights
+        change: any in-place update bumps a tensor's version counter.
+        """
+        tensors = [*self.module_.parameters(), *self.module_.buffers()]
+        key = (id(self.module_), sum(t._version for t in tensors))
+        cached = getattr(self, "prediction_module_", None)
+        if cached is None or cached[0] != key:
+            module = copy.deepcopy(self.module_).eval()
+            try:
+                module.backbone = fuse(module.backbone)
+            except Exception:  # a backbone fx cannot trace: predict unfused
+                pass
+            self.prediction_module_ = cached = (key, module)
+        return cached[1]
+
+    def _outputs(self, X):
+        """Network outputs for validated images, batch by batch."""
+        module = self._prediction_module()
+        batch_size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                yield self._forward(module, torch.from_numpy(X[start:start + batch_size]).to(self.device_))
 
     def predict_proba(self, X):
         """Probability of each possible sum.
@@ -362,7 +406,9 @@ class _DigitClassifierBase(NeuralNetClassifier):
         proba : ndarray of shape (n_samples, 9 * n_digits + 1)
             Column ``s`` is the probability that the digits sum to ``s``.
         """
-        return self._sum_proba(self._check_predict_images(X))
+        X = self._check_predict_images(X)
+        return np.concatenate([self.module_.sum_log_probs(output).exp().cpu().numpy()
+                               for output in self._outputs(X)])
 
     def predict(self, X):
         """Most probable sum of each image.
@@ -433,7 +479,31 @@ class _DigitClassifierBase(NeuralNetClassifier):
 
         return load_model(path, expected_class=cls)
 
+    def __repr__(self):
+        # scikit-learn style: the class and the parameters that differ from its defaults.
+        defaults = type(self)().get_params(deep=False)
+        order = list(inspect.signature(_DigitClassifierBase.__init__).parameters)
+        params = sorted(self.get_params(deep=False).items(),
+                        key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+        changed = []
+        for name, value in params:
+            default = defaults.get(name, _MISSING)
+            if name.startswith("_") or value is default:
+                continue
+            try:
+                same = bool(value == default)
+            except Exception:  # arrays, objects without a usable ==
+                same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
     # -------------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("prediction_module_", None)  # derived from module_, rebuilt on demand
+        return state
+
     def __setstate__(self, state):
         requested = state["device"]
         if requested == "auto":
@@ -501,7 +571,8 @@ _COMMON_PARAMETERS = """
         Added to the defaults (timer, losses, ``valid_acc``, cosine learning
         rate, gradient-norm clipping at 5, EMA, progress printing).
     verbose : int, default=1
-        1 prints one line per epoch; 0 prints nothing.
+        1 prints one line per epoch (loss, validation accuracy, time); 2 adds
+        a progress bar over the batches of each epoch; 0 prints nothing.
     **kwargs
         Any other :class:`skorch.NeuralNet` parameter.
 """
@@ -587,9 +658,7 @@ class DigitHeadsClassifier(_DigitClassifierBase):
         proba : ndarray of shape (n_samples, n_digits, 10)
         """
         X = self._check_predict_images(X)
-        return np.concatenate([
-            torch.softmax(logits.float(), dim=-1).cpu().numpy() for logits in self.forward_iter(X, training=False, device=self.device_)
-        ])
+        return np.concatenate([torch.softmax(logits.float(), dim=-1).cpu().numpy() for logits in self._outputs(X)])
 
     def predict_digits(self, X):
         """Most probable digit at each position.

@@ -269,9 +269,14 @@ def _max_filter3(images):
 
 
 def _affine_grid(theta, height, width):
-    """Sampling grid of F.affine_grid (align_corners=False), as one batched product."""
-    ys = (torch.arange(height, dtype=theta.dtype, device=theta.device) * 2 + 1) / height - 1
-    xs = (torch.arange(width, dtype=theta.dtype, device=theta.device) * 2 + 1) / width - 1
-    base = torch.stack([xs.expand(height, width), ys[:, None].expand(height, width),
-                        torch.ones(height, width, device=theta.device)], dim=-1).view(1, height * width, 3)
-    return torch.matmul(base, theta.transpose(1, 2)).view(len(theta), height, width, 2)
+    """The sampling grid of F.affine_grid (align_corners=False), by broadcasting.
+
+    Several times faster on CPUs than F.affine_grid's batched product with its
+    inner dimension of 3.
+    """
+    ys = ((torch.arange(height, dtype=theta.dtype, device=theta.device) * 2 + 1) / height - 1)[None, :, None]
+    xs = ((torch.arange(width, dtype=theta.dtype, device=theta.device) * 2 + 1) / width - 1)[None, None, :]
+    row = theta[:, :, :, None, None]  # (n, 2, 3, 1, 1)
+    grid_x = row[:, 0, 0] * xs + row[:, 0, 1] * ys + row[:, 0, 2]
+    grid_y = row[:, 1, 0] * xs + row[:, 1, 1] * ys + row[:, 1, 2]
+    return torch.stack([grid_x, grid_y], dim=-1)

@@ -306,3 +306,16 @@ def test_diverging_loss_stops_with_advice(small_data):
                              callbacks__gradient_clipping=None)
     with pytest.raises(FloatingPointError, match="Lower the learning rate"):
         clf.fit(X, y)
+
+
+def test_repr_shows_only_changed_parameters():
+    assert repr(DigitHeadsClassifier()) == "DigitHeadsClassifier()"
+    text = repr(DigitSumClassifier(backbone="resnet", depth=50, max_epochs=5, optimizer__weight_decay=1e-4))
+    assert text == "DigitSumClassifier(backbone='resnet', depth=50, max_epochs=5, optimizer__weight_decay=0.0001)"
+
+
+def test_verbose_two_adds_batch_progress_bar(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(max_epochs=1, verbose=2, random_state=0).fit(X, y)
+    assert "progress_bar" in dict(clf.callbacks_)
+    assert "progress_bar" not in dict(DigitHeadsClassifier(**FAST).fit(X, y).callbacks_)

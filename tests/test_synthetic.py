@@ -103,3 +103,19 @@ def test_get_set_params_roundtrip():
     gen = SyntheticDigitsGenerator(rotation=5.0)
     assert gen.get_params()["rotation"] == 5.0
     assert clone(gen.set_params(noise=0.0)).get_params()["noise"] == 0.0
+
+
+def test_affine_grid_matches_torch():
+    from sk_digitsum.synthetic import _affine_grid
+
+    theta = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(0))
+    expected = torch.nn.functional.affine_grid(theta, (5, 1, 28, 40), align_corners=False)
+    torch.testing.assert_close(_affine_grid(theta, 28, 40), expected)
+
+
+def test_large_samples_show_progress_unless_silenced(bank, capsys):
+    SyntheticDigitsGenerator(random_state=0).fit(*bank).sample(20_000)
+    assert "synthetic images" in capsys.readouterr().err
+    SyntheticDigitsGenerator(random_state=0, verbose=0).fit(*bank).sample(20_000)
+    assert capsys.readouterr().err == ""
+
