@@ -10,11 +10,10 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from sk_digitsum import SyntheticDigitsGenerator
-from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -60,9 +59,7 @@ def validation_split():
     Every fifth digit is held out: model choices are made on images of
     those, never on the MNIST test digits.
     """
-    images, labels = load_digit_bank()
-    held_out = np.arange(len(labels)) % 5 == 0
-    return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])
+    return split_digit_bank(*load_digit_bank())
 
 
 def timed(function, *args, **kwargs):

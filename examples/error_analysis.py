@@ -5,18 +5,16 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")
-import numpy as np  # noqa: E402
 
 from sk_digitsum import DigitHeadsClassifier  # noqa: E402
-from sk_digitsum.datasets import load_digit_bank, make_digit_sums  # noqa: E402
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank  # noqa: E402
 from sk_digitsum.plotting import plot_errors  # noqa: E402
 
 FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 
-images, labels = load_digit_bank()
-held_out = np.arange(len(labels)) % 5 == 0
-X, y, _ = make_digit_sums(images[~held_out], labels[~held_out], 300 if FAST else 6000, random_state=0)
-X_test, y_test, digits_test = make_digit_sums(images[held_out], labels[held_out], 1000, random_state=1)
+train_bank, test_bank = split_digit_bank(*load_digit_bank())
+X, y, _ = make_digit_sums(*train_bank, 300 if FAST else 6000, random_state=0)
+X_test, y_test, digits_test = make_digit_sums(*test_bank, 1000, random_state=1)
 
 clf = DigitHeadsClassifier(max_epochs=1 if FAST else 12, random_state=0, verbose=0).fit(X, y)
 print(f"sum accuracy: {clf.score(X_test, y_test):.3f}")

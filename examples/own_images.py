@@ -8,23 +8,21 @@ must all have one size, the size the model was trained on.
 import os
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from sk_digitsum import DigitHeadsClassifier
-from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank
 from sk_digitsum.io import load_image_folder
 
 FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 
-images, labels = load_digit_bank()
-held_out = np.arange(len(labels)) % 5 == 0
-X, y, _ = make_digit_sums(images[~held_out], labels[~held_out], 300 if FAST else 5000, random_state=0)
+train_bank, test_bank = split_digit_bank(*load_digit_bank())
+X, y, _ = make_digit_sums(*train_bank, 300 if FAST else 5000, random_state=0)
 clf = DigitHeadsClassifier(max_epochs=1 if FAST else 10, random_state=0, verbose=0).fit(X, y)
 
 folder = Path("my_scans")
 folder.mkdir(exist_ok=True)
-scans, sums, _ = make_digit_sums(images[held_out], labels[held_out], 6, random_state=3)
+scans, sums, _ = make_digit_sums(*test_bank, 6, random_state=3)
 for index, scan in enumerate(scans):
     Image.fromarray(255 - scan).save(folder / f"scan_{index}.png")   # dark ink on white paper
 

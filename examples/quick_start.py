@@ -7,17 +7,15 @@ embedded MNIST digits, and scores on images of digits it never saw.
 import os
 
 import joblib
-import numpy as np
 
 from sk_digitsum import DigitHeadsClassifier
-from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank
 
 FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 
-images, labels = load_digit_bank()
-held_out = np.arange(len(labels)) % 5 == 0          # every fifth digit is kept for testing
-X, y, _ = make_digit_sums(images[~held_out], labels[~held_out], n_samples=300 if FAST else 6000, random_state=0)
-X_test, y_test, _ = make_digit_sums(images[held_out], labels[held_out], n_samples=1000, random_state=1)
+train_bank, test_bank = split_digit_bank(*load_digit_bank())   # every fifth digit is kept for testing
+X, y, _ = make_digit_sums(*train_bank, n_samples=300 if FAST else 6000, random_state=0)
+X_test, y_test, _ = make_digit_sums(*test_bank, n_samples=1000, random_state=1)
 
 clf = DigitHeadsClassifier(max_epochs=1 if FAST else 12, random_state=0)
 clf.fit(X, y)

@@ -7,18 +7,15 @@ train the heads directly, alone or beside real sum-labelled images.
 
 import os
 
-import numpy as np
 
 from sk_digitsum import DigitHeadsClassifier, SyntheticDigitsGenerator
-from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank
 
 FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 EPOCHS = 1 if FAST else 6
 
-images, labels = load_digit_bank()
-held_out = np.arange(len(labels)) % 5 == 0
-train_bank = images[~held_out], labels[~held_out]
-X_test, y_test, _ = make_digit_sums(images[held_out], labels[held_out], 1000, random_state=1)
+train_bank, test_bank = split_digit_bank(*load_digit_bank())
+X_test, y_test, _ = make_digit_sums(*test_bank, 1000, random_state=1)
 
 generator = SyntheticDigitsGenerator(random_state=0).fit(*train_bank)
 X_synthetic, _, digits = generator.sample(300 if FAST else 5000)

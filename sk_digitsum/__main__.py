@@ -5,17 +5,15 @@ import sys
 import time
 
 import joblib
-import numpy as np
 
 
 def _default_sets(n_samples, n_test, random_state):
     """Sum-labelled training images and test images of held-out digits, from the embedded bank."""
-    from .datasets import load_digit_bank, make_digit_sums
+    from .datasets import load_digit_bank, make_digit_sums, split_digit_bank
 
-    images, labels = load_digit_bank()
-    held_out = np.arange(len(labels)) % 5 == 0
-    X, y, _ = make_digit_sums(images[~held_out], labels[~held_out], n_samples, random_state=random_state)
-    X_test, y_test, _ = make_digit_sums(images[held_out], labels[held_out], n_test, random_state=random_state + 1)
+    train_bank, test_bank = split_digit_bank(*load_digit_bank())
+    X, y, _ = make_digit_sums(*train_bank, n_samples, random_state=random_state)
+    X_test, y_test, _ = make_digit_sums(*test_bank, n_test, random_state=random_state + 1)
     return X, y, X_test, y_test
 
 

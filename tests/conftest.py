@@ -31,9 +31,9 @@ def bank():
 @pytest.fixture(scope="session")
 def bank_split(bank):
     """Disjoint train and test digit banks (the embedded bank is sorted by class)."""
-    images, labels = bank
-    test = np.arange(len(labels)) % 5 == 0
-    return (images[~test], labels[~test]), (images[test], labels[test])
+    from sk_digitsum.datasets import split_digit_bank
+
+    return split_digit_bank(*bank)
 
 
 @pytest.fixture(scope="session")
