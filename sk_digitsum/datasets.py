@@ -36,6 +36,10 @@ def read_idx(path):
     ------
     ValueError
         If the file is not a valid IDX file.
+
+    See Also
+    --------
+    load_digit_bank : Finds and reads a pair of MNIST IDX files.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -174,6 +178,14 @@ def concatenate_digits(images, indices):
     Returns
     -------
     X : ndarray of shape (n_samples, h, w * n_digits)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_digitsum.datasets import concatenate_digits
+    >>> bank = np.arange(3)[:, None, None] * np.ones((3, 1, 2), dtype=int)
+    >>> concatenate_digits(bank, np.array([[2, 0]]))
+    array([[[2, 2, 0, 0]]])
     """
     n_samples, n_digits = indices.shape
     height, width = images.shape[1:]

@@ -245,11 +245,14 @@ class _DigitClassifierBase(NeuralNetClassifier):
     def _fitted_synthetic(self, X):
         if self.synthetic is None:
             return None
-        generator = self.synthetic
-        if not hasattr(generator, "images_"):
+        if hasattr(self.synthetic, "images_"):
+            generator = copy.copy(self.synthetic)  # shares the bank; leaves the user's object alone
+        else:
             from .datasets import load_digit_bank
 
-            generator = clone(generator).fit(*load_digit_bank())
+            generator = clone(self.synthetic).fit(*load_digit_bank())
+        if not self.verbose:
+            generator.set_params(verbose=0)
         if generator.n_digits != self.n_digits or X.shape[2:] != (28, 28 * self.n_digits):
             raise ValueError(
                 f"The synthetic generator makes 28x{28 * generator.n_digits} images of {generator.n_digits} "

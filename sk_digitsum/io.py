@@ -30,6 +30,17 @@ def load_image_folder(folder, *, invert="auto"):
         If the folder holds no image files.
     ValueError
         If the images differ in size.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from PIL import Image
+    >>> from sk_digitsum.io import load_image_folder
+    >>> folder = tempfile.mkdtemp()
+    >>> Image.fromarray(np.full((28, 56), 255, np.uint8)).save(f"{folder}/a.png")   # white paper
+    >>> images, names = load_image_folder(folder)
+    >>> images.shape, names, int(images.max())                                    # inverted: dark
+    ((1, 28, 56), ['a.png'], 0)
     """
     from PIL import Image
 

@@ -29,6 +29,19 @@ def plot_history(models, keys=("valid_acc",), *, per="epoch", ax=None):
     Returns
     -------
     ax : matplotlib Axes
+
+    See Also
+    --------
+    plot_errors : The images a model misreads.
+
+    Examples
+    --------
+    >>> from sk_digitsum import DigitSumClassifier
+    >>> from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+    >>> from sk_digitsum.plotting import plot_history
+    >>> X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=40, random_state=0)
+    >>> models = {beta: DigitSumClassifier(ema_beta=beta, max_epochs=2, verbose=0).fit(X, y) for beta in (None, 0.9)}
+    >>> ax = plot_history(models, keys=("valid_acc",), per="step")
     """
     plt = _pyplot()
     if not isinstance(models, dict):
@@ -71,6 +84,15 @@ def plot_errors(model, X, y, *, max_images=24, n_cols=4):
     Returns
     -------
     fig : matplotlib Figure
+
+    Examples
+    --------
+    >>> from sk_digitsum import DigitHeadsClassifier
+    >>> from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+    >>> from sk_digitsum.plotting import plot_errors
+    >>> X, y, digits = make_digit_sums(*load_digit_bank(), n_samples=40, random_state=0)
+    >>> clf = DigitHeadsClassifier(max_epochs=1, verbose=0).fit(X, y)
+    >>> fig = plot_errors(clf, X, digits, max_images=8)
     """
     from ._validation import target_sums
 

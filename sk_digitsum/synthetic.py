@@ -221,6 +221,14 @@ def distort_slots(slots, *, rotation, scale, shift, stroke, noise, generator=Non
     -------
     images : torch.Tensor of shape (n_samples, h, w * n_digits)
         Float images in [0, 1].
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.synthetic import distort_slots
+    >>> slots = torch.rand(2, 4, 28, 28)
+    >>> distort_slots(slots, rotation=10.0, scale=(0.9, 1.1), shift=(2.0, 1.0), stroke=0.5, noise=0.05).shape
+    torch.Size([2, 28, 112])
     """
     n_samples, n_digits, height, width = slots.shape
     n = n_samples * n_digits

@@ -205,6 +205,13 @@ def test_grid_search_over_ema_beta_and_resnet_depth(single_digits, n_jobs):
     assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
 
 
+def test_cross_val_score_is_reproducible_across_n_jobs(small_data):
+    X, y, _ = small_data
+    scores = [cross_val_score(DigitHeadsClassifier(**FAST, batch_size=16), X, y, cv=2, n_jobs=n_jobs,
+                              scoring="neg_log_loss") for n_jobs in (1, 2)]
+    np.testing.assert_array_equal(*scores)
+
+
 def test_grid_search_is_reproducible_across_n_jobs(small_data):
     X, y, _ = small_data
     results = []

@@ -36,6 +36,13 @@ class DigitNet(nn.Module):
         Number of convolutional layers, at least 2.
     width : int, default=32
         Channels of the first stage; the second stage has ``2 * width``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import DigitNet
+    >>> DigitNet(depth=4, width=16)(torch.zeros(1, 1, 28, 112)).shape
+    torch.Size([1, 32, 7, 28])
     """
 
     def __init__(self, depth=4, width=32):
@@ -68,6 +75,13 @@ class ConvNet(nn.Module):
         (H, W) of the input images; the Dense layer's size depends on it.
     hidden_units : int, default=128
         Width of the Dense layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import ConvNet
+    >>> ConvNet((28, 112))(torch.zeros(2, 1, 28, 112)).shape
+    torch.Size([2, 128, 1, 1])
     """
 
     def __init__(self, image_shape, hidden_units=128):
@@ -176,6 +190,13 @@ def make_resnet(depth=18, pretrained=False):
     Returns
     -------
     trunk : ResNetFeatures
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import make_resnet
+    >>> make_resnet(18)(torch.zeros(1, 1, 28, 112)).shape
+    torch.Size([1, 512, 4, 14])
     """
     trunk = ResNetFeatures(depth)
     if pretrained is False or pretrained is None:

@@ -23,6 +23,18 @@ def log_convolve(log_a, log_b):
     Returns
     -------
     torch.Tensor of shape (..., m + k - 1)
+
+    See Also
+    --------
+    DigitSumLayer : The sum of several digits, by repeated convolution.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import log_convolve
+    >>> coin = torch.tensor([0.5, 0.5]).log()
+    >>> log_convolve(coin, coin).exp()
+    tensor([0.2500, 0.5000, 0.2500])
     """
     size_a, size_b = log_a.shape[-1], log_b.shape[-1]
     sums = torch.arange(size_a + size_b - 1, device=log_a.device)[:, None]
@@ -41,6 +53,15 @@ class DigitSumLayer(nn.Module):
 
     Input: logits of shape (N, n_digits, 10). Output: log-probabilities of
     shape (N, 9 * n_digits + 1) over the sums 0..9 * n_digits.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import DigitSumLayer
+    >>> logits = torch.full((1, 2, 10), -50.0)
+    >>> logits[0, 0, 3] = logits[0, 1, 4] = 50.0   # surely 3 and 4
+    >>> int(DigitSumLayer()(logits).argmax())
+    7
     """
 
     def forward(self, digit_logits):
@@ -72,6 +93,13 @@ class DigitHeads(nn.Module):
         98% per-digit accuracy at two positions, 10% at the other two). One
         shared classifier cannot shift one position without shifting all,
         which changes the sum, so it learns the digits themselves.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import DigitHeads
+    >>> DigitHeads(in_channels=64, n_digits=4)(torch.zeros(2, 64, 7, 28)).shape
+    torch.Size([2, 4, 10])
     """
 
     def __init__(self, in_channels, n_digits, shared=True):
@@ -106,6 +134,13 @@ class SumHead(nn.Module):
         Possible sums.
     hidden_units : int, default=256
         Width of the hidden layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import SumHead
+    >>> SumHead(in_channels=64, n_digits=4, n_classes=37)(torch.zeros(2, 64, 7, 28)).shape
+    torch.Size([2, 37])
     """
 
     def __init__(self, in_channels, n_digits, n_classes, hidden_units=256):

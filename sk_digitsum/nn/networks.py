@@ -39,6 +39,13 @@ class DigitSumNet(_DigitNetwork):
         Digits per image.
     **backbone_options
         Passed to the backbone, e.g. ``width`` for digitnet.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import DigitSumNet
+    >>> DigitSumNet()(torch.zeros(2, 1, 28, 112, dtype=torch.uint8)).shape
+    torch.Size([2, 37])
     """
 
     def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4,
@@ -65,6 +72,15 @@ class DigitHeadsNet(_DigitNetwork):
         Digits per image.
     **backbone_options
         Passed to the backbone, e.g. ``width`` for digitnet.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import DigitHeadsNet
+    >>> net = DigitHeadsNet()
+    >>> logits = net(torch.zeros(2, 1, 28, 112, dtype=torch.uint8))
+    >>> logits.shape, net.sum_log_probs(logits).shape
+    (torch.Size([2, 4, 10]), torch.Size([2, 37]))
     """
 
     def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4,
