@@ -23,8 +23,10 @@ setup(
     extras_require={
         "plot": ["matplotlib>=3.6"],
         "docs": ["sphinx>=7", "myst-parser>=2", "matplotlib>=3.6"],
-        # The tests build the docs and run the examples too.
-        "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6", "sphinx>=7", "myst-parser>=2"],
+        "distributed": ["dask[distributed]>=2023.1"],
+        # The tests build the docs, run the examples and start a local Dask cluster too.
+        "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6", "sphinx>=7", "myst-parser>=2",
+                 "dask[distributed]>=2023.1"],
     },
     entry_points={"console_scripts": ["sk-digitsum=sk_digitsum.__main__:main"]},
 )
