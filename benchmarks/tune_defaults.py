@@ -38,6 +38,8 @@ VARIANTS = {
     "mixed": {"synthetic": SyntheticDigitsGenerator(random_state=0), "max_epochs": 15},
     "mixed30": {"synthetic": SyntheticDigitsGenerator(random_state=0)},
     "wide48_epochs50": {"module__width": 48, "max_epochs": 50},
+    "elastic1.5": {"augment": {"elastic": 1.5}},
+    "elastic3": {"augment": {"elastic": 3.0}},
 }
 
 

@@ -113,6 +113,13 @@ class LRScheduler(_SkorchLRScheduler):
     the training device; pickled inside the callback it escapes skorch's
     device mapping, so a model trained on a GPU would not load on a CPU-only
     machine. It is rebuilt at the start of every fit, so it is not pickled.
+
+    Examples
+    --------
+    >>> from torch.optim.lr_scheduler import StepLR
+    >>> from sk_digitsum import DigitHeadsClassifier
+    >>> from sk_digitsum.callbacks import LRScheduler
+    >>> clf = DigitHeadsClassifier(callbacks__lr_scheduler=LRScheduler(StepLR, step_size=10))
     """
 
     def __getstate__(self):

@@ -64,6 +64,16 @@ def load_npz(path):
     -------
     X : ndarray
     y : ndarray or None
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from sk_digitsum.io import load_npz
+    >>> path = f"{tempfile.mkdtemp()}/data.npz"
+    >>> np.savez(path, X=np.zeros((2, 28, 112), np.uint8))
+    >>> X, y = load_npz(path)
+    >>> X.shape, y is None
+    ((2, 28, 112), True)
     """
     with np.load(path) as data:
         if "X" not in data:
@@ -80,6 +90,10 @@ def load_images(source):
     y : ndarray or None
     names : list of str or None
         File names when reading a folder.
+
+    See Also
+    --------
+    load_image_folder, load_npz
     """
     source = Path(source)
     if source.is_dir():

@@ -49,6 +49,9 @@ class SyntheticDigitsGenerator(BaseEstimator):
     noise : float, default=0.08
         Largest standard deviation of the Gaussian background noise, as a
         fraction of full intensity.
+    elastic : float, default=0.0
+        Standard deviation, in pixels, of a smooth random displacement of
+        each digit's strokes (an elastic distortion); 0 turns it off.
     random_state : int, RandomState instance or None, default=None
         Seeds the stream of samples: the same value gives the same samples.
     verbose : int, default=1
@@ -79,13 +82,14 @@ class SyntheticDigitsGenerator(BaseEstimator):
     """
 
     def __init__(self, n_digits=4, rotation=12.0, scale=(0.85, 1.1), shift=(3.0, 2.0), stroke=0.6,
-                 noise=0.08, random_state=None, verbose=1):
+                 noise=0.08, elastic=0.0, random_state=None, verbose=1):
         self.n_digits = n_digits
         self.rotation = rotation
         self.scale = scale
         self.shift = shift
         self.stroke = stroke
         self.noise = noise
+        self.elastic = elastic
         self.random_state = random_state
         self.verbose = verbose
 
@@ -95,7 +99,7 @@ class SyntheticDigitsGenerator(BaseEstimator):
         low, high = self.scale
         if not 0 < low <= high:
             raise ValueError(f"scale must be a range (low, high) with 0 < low <= high, got {self.scale!r}.")
-        for name in ("rotation", "stroke", "noise"):
+        for name in ("rotation", "stroke", "noise", "elastic"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}.")
         if len(self.shift) != 2 or min(self.shift) < 0:
@@ -191,7 +195,8 @@ class SyntheticDigitsGenerator(BaseEstimator):
                 generator = torch.Generator().manual_seed(seed + start)
                 digits = torch.from_numpy(self.images_[indices[start:start + _CHUNK]]).float().div_(255)
                 chunk = distort_slots(digits, rotation=self.rotation, scale=self.scale, shift=self.shift,
-                                      stroke=self.stroke, noise=self.noise, generator=generator)
+                                      stroke=self.stroke, noise=self.noise, elastic=self.elastic,
+                                      generator=generator)
                 images[start:start + _CHUNK] = chunk.mul_(255).round_().to(torch.uint8).numpy()
                 bar.update(len(chunk))
         return images
@@ -201,7 +206,7 @@ def _uniform(n, low, high, generator, device):
     return torch.rand(n, generator=generator, device=device) * (high - low) + low
 
 
-def distort_slots(slots, *, rotation, scale, shift, stroke, noise, generator=None):
+def distort_slots(slots, *, rotation, scale, shift, stroke, noise, elastic=0.0, generator=None):
     """Distort each digit slot, then put the slots back side by side.
 
     Every slot gets its own random stroke-width change and affine warp; a
@@ -212,7 +217,7 @@ def distort_slots(slots, *, rotation, scale, shift, stroke, noise, generator=Non
     ----------
     slots : torch.Tensor of shape (n_samples, n_digits, h, w)
         Float images in [0, 1], one per slot.
-    rotation, scale, shift, stroke, noise
+    rotation, scale, shift, stroke, noise, elastic
         As in :class:`SyntheticDigitsGenerator`.
     generator : torch.Generator or None, default=None
         Source of randomness; None uses torch's global one.
@@ -256,7 +261,15 @@ def distort_slots(slots, *, rotation, scale, shift, stroke, noise, generator=Non
         torch.stack([cos, -sin * aspect, -shift_x], dim=1),
         torch.stack([sin / aspect, cos, -shift_y], dim=1),
     ], dim=1)
-    patches = F.grid_sample(padded, _affine_grid(theta, height, padded_width), align_corners=False)
+    grid = _affine_grid(theta, height, padded_width)
+    if elastic > 0:
+        # A smooth random displacement field: Gaussian noise on a coarse 4x4
+        # lattice, upsampled; std ``elastic`` pixels at the lattice points.
+        coarse = torch.randn(n, 2, 4, 4, generator=generator, device=device) * elastic
+        field = F.interpolate(coarse, size=(height, padded_width), mode="bicubic", align_corners=True)
+        scale_to_grid = torch.tensor([2 / padded_width, 2 / height], device=device)
+        grid = grid + field.permute(0, 2, 3, 1) * scale_to_grid
+    patches = F.grid_sample(padded, grid, align_corners=False)
     patches = patches.view(n_samples, n_digits, height, padded_width)
 
     canvas = torch.zeros(n_samples, height, width * n_digits + 2 * pad, device=device)

@@ -326,3 +326,13 @@ def test_verbose_two_adds_batch_progress_bar(small_data):
     clf = DigitHeadsClassifier(max_epochs=1, verbose=2, random_state=0).fit(X, y)
     assert "progress_bar" in dict(clf.callbacks_)
     assert "progress_bar" not in dict(DigitHeadsClassifier(**FAST).fit(X, y).callbacks_)
+
+
+def test_set_params_reinitialises_fitted_module_on_resolved_device(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(**FAST).fit(X, y)
+    clf.set_params(module__width=16)
+    assert clf.module_.backbone.out_channels == 32 and clf.device == "auto"
+    clf.set_params(device="cpu")
+    assert clf.device == "cpu"
+    assert clf.fit(X, y).predict(X).shape == (64,)

@@ -8,7 +8,7 @@ from sk_digitsum import SyntheticDigitsGenerator
 from sk_digitsum.datasets import make_digit_sums
 from sk_digitsum.synthetic import distort_slots
 
-IDENTITY = dict(rotation=0.0, scale=(1.0, 1.0), shift=(0.0, 0.0), stroke=0.0, noise=0.0)
+IDENTITY = dict(rotation=0.0, scale=(1.0, 1.0), shift=(0.0, 0.0), stroke=0.0, noise=0.0, elastic=0.0)
 
 
 def test_sample_shapes_and_labels(bank):
@@ -41,7 +41,7 @@ def test_each_distortion_changes_images(bank):
     indices = np.arange(40).reshape(10, 4) * 97
     plain = SyntheticDigitsGenerator(**IDENTITY).fit(images, labels).render(indices, random_state=0)
     for name, value in [("rotation", 20.0), ("scale", (0.7, 0.8)), ("shift", (4.0, 3.0)),
-                        ("stroke", 1.0), ("noise", 0.2)]:
+                        ("stroke", 1.0), ("noise", 0.2), ("elastic", 2.0)]:
         params = {**IDENTITY, name: value}
         distorted = SyntheticDigitsGenerator(**params).fit(images, labels).render(indices, random_state=0)
         assert np.abs(distorted.astype(int) - plain).mean() > 1, name
@@ -86,7 +86,7 @@ def test_fit_rejects_bad_banks(images, labels, message):
 
 @pytest.mark.parametrize("params, message", [
     ({"scale": (1.2, 0.8)}, "scale"), ({"noise": -1}, "noise"), ({"n_digits": 0}, "n_digits"),
-    ({"shift": (1.0,)}, "shift"),
+    ({"shift": (1.0,)}, "shift"), ({"elastic": -1.0}, "elastic"),
 ])
 def test_fit_rejects_bad_params(bank, params, message):
     with pytest.raises(ValueError, match=message):

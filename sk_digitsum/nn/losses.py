@@ -24,6 +24,14 @@ class SumLoss(nn.Module):
     ----------
     synthetic_weight : float, default=1.0
         Weight of rows flagged as synthetic.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import SumLoss
+    >>> targets = torch.tensor([[-1, -1, -1, -1, 7, 0]])      # sum 7, digits unknown
+    >>> float(SumLoss()(torch.zeros(1, 37), targets)) == float(torch.log(torch.tensor(37.0)))
+    True
     """
 
     def __init__(self, synthetic_weight=1.0):
@@ -46,6 +54,20 @@ class DigitHeadsLoss(nn.Module):
     ----------
     synthetic_weight : float, default=1.0
         Weight of rows flagged as synthetic.
+
+    See Also
+    --------
+    sk_digitsum.nn.DigitSumLayer : The exact sum distribution.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import DigitHeadsLoss
+    >>> logits = torch.zeros(2, 4, 10)                        # uniform digits
+    >>> targets = torch.tensor([[1, 2, 3, 4, 10, 0],          # digits known
+    ...                         [-1, -1, -1, -1, 0, 0]])      # only the sum (0) known
+    >>> round(float(DigitHeadsLoss()(logits, targets)), 3)    # (log 10 + log 10**4) / 2
+    5.756
     """
 
     def __init__(self, synthetic_weight=1.0):
