@@ -148,15 +148,14 @@ def target_sums(y, n_digits):
     return encode_targets(y, len(y), n_digits)[:, -2]
 
 
-def check_fraction(value, name, *, closed_right=False):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not (
-        0 <= value <= 1 if closed_right else 0 <= value < 1
-    ):
-        bracket = "]" if closed_right else ")"
-        raise ValueError(f"{name} must be a number in [0, 1{bracket}, got {value!r}.")
+def check_fraction(value, name):
+    """Raise ValueError unless ``value`` is a real number in [0, 1)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.")
 
 
 def check_positive_int(value, name, *, allow_zero=False):
+    """Raise ValueError unless ``value`` is an integer >= 1 (>= 0 with ``allow_zero``)."""
     low = 0 if allow_zero else 1
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")

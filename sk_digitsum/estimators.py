@@ -53,7 +53,7 @@ class SyntheticMixDataset(Dataset):
     n_synthetic : int
         Synthetic rows per epoch.
     seed : int
-        Epoch ``e`` draws with seed ``seed + e``: runs repeat exactly.
+        Epoch ``e`` (from 1) draws with seed ``seed + e``: runs repeat exactly.
     as_float : bool
         Scale synthetic images to float32 [0, 1] to match float real data.
     """
@@ -64,17 +64,15 @@ class SyntheticMixDataset(Dataset):
         self.n_synthetic = n_synthetic
         self.seed = seed
         self.as_float = as_float
-        self.resample(0)
+        self.images = self.targets = None  # drawn by resample() as each epoch begins
 
     def resample(self, epoch):
         images, _, digits = self.generator.sample(self.n_synthetic, random_state=self.seed + epoch)
         images = images[:, None]
         self.images = images.astype(np.float32) / 255 if self.as_float else images
-        n_digits = digits.shape[1]
         self.targets = np.concatenate(
             [digits, digits.sum(axis=1, keepdims=True), np.ones((len(digits), 1), dtype=np.int64)], axis=1
         )
-        assert self.targets.shape[1] == n_digits + 2
 
     def __len__(self):
         return len(self.real) + self.n_synthetic

@@ -17,6 +17,6 @@ def test_docs_build_without_warnings(tmp_path):
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for page in ("index", "user_guide", "api", "defaults", "results"):
+    for page in ("index", "user_guide", "api", "defaults", "results", "performance"):
         assert (tmp_path / f"{page}.html").is_file()
     assert (tmp_path / "generated" / "sk_digitsum.DigitHeadsClassifier.html").is_file()
