@@ -139,10 +139,9 @@ class SyntheticDigitsGenerator(BaseEstimator):
             raise ValueError("Bank images must be finite numbers 0-255.")
         self.images_ = np.clip(images, 0, 255).astype(np.uint8)
         self.labels_ = labels.astype(np.int64)
-        self.rng_ = check_random_state(self.random_state)
-        if isinstance(self.random_state, (numbers.Integral, type(None))):
-            # A seed gives a private stream, so clones with one seed agree.
-            self.rng_ = np.random.RandomState(self.random_state)
+        # A private stream: clones with one seed agree, and numpy's global state is left alone.
+        shared = isinstance(self.random_state, np.random.RandomState)
+        self.rng_ = self.random_state if shared else np.random.RandomState(self.random_state)
         return self
 
     def sample(self, n_samples, random_state=None):
