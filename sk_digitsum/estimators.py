@@ -382,10 +382,10 @@ class _DigitClassifierBase(NeuralNetClassifier):
     # ------------------------------------------------------------- prediction
     def _sum_proba(self, X):
         """Sum probabilities for a dataset (validation scoring, which may replay cached outputs)."""
-        return np.concatenate([
-            self.module_.sum_log_probs(output).exp().cpu().numpy()
-            for output in self.forward_iter(X, training=False, device=self.device_)
-        ])
+        return self._sum_proba_of(self.forward_iter(X, training=False, device=self.device_))
+
+    def _sum_proba_of(self, outputs):
+        return np.concatenate([self.module_.sum_log_probs(output).exp().cpu().numpy() for output in outputs])
 
     def _prediction_module(self):
         """The network in eval mode with each conv+BatchNorm pair folded into one conv.
@@ -427,9 +427,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
         proba : ndarray of shape (n_samples, 9 * n_digits + 1)
             Column ``s`` is the probability that the digits sum to ``s``.
         """
-        X = self._check_predict_images(X)
-        return np.concatenate([self.module_.sum_log_probs(output).exp().cpu().numpy()
-                               for output in self._outputs(X)])
+        return self._sum_proba_of(self._outputs(self._check_predict_images(X)))
 
     def predict(self, X):
         """Most probable sum of each image.
