@@ -24,9 +24,11 @@ setup(
         "plot": ["matplotlib>=3.6"],
         "docs": ["sphinx>=7", "myst-parser>=2", "matplotlib>=3.6"],
         "distributed": ["dask[distributed]>=2023.1"],
-        # The tests build the docs, run the examples and start a local Dask cluster too.
+        "accelerate": ["accelerate>=0.28"],
+        # The tests build the docs, run the examples, start a local Dask cluster and
+        # train in two processes through Accelerate too.
         "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6", "sphinx>=7", "myst-parser>=2",
-                 "dask[distributed]>=2023.1"],
+                 "dask[distributed]>=2023.1", "accelerate>=0.28"],
     },
     entry_points={"console_scripts": ["sk-digitsum=sk_digitsum.__main__:main"]},
 )

@@ -7,6 +7,8 @@ from skorch.callbacks import Callback
 from skorch.callbacks import LRScheduler as _SkorchLRScheduler
 from torch.optim.swa_utils import AveragedModel
 
+from .nn import unwrap
+
 
 def ema_multi_avg(averaged, current, num_averaged, *, beta):
     """Update EMA tensors in place: ``v = beta * v + (1 - beta) * theta``.
@@ -59,12 +61,12 @@ class EMA(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.averaged_ = AveragedModel(
-            net.module_, multi_avg_fn=functools.partial(ema_multi_avg, beta=self.beta), use_buffers=True
+            unwrap(net.module_), multi_avg_fn=functools.partial(ema_multi_avg, beta=self.beta), use_buffers=True
         )
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training:
-            self.averaged_.update_parameters(net.module_)
+            self.averaged_.update_parameters(unwrap(net.module_))
 
     def on_batch_begin(self, net, training=False, **kwargs):
         if not training and not self.swapped_ and self._has_average():
@@ -103,7 +105,9 @@ class EMA(Callback):
 
 
 def _tensors(module):
+    module = unwrap(module)
     return [*module.parameters(), *module.buffers()]
+
 
 
 class LRScheduler(_SkorchLRScheduler):

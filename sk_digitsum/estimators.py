@@ -15,15 +15,15 @@ from skorch.callbacks import (
     EpochScoring, EpochTimer, GradientNormClipping, PassthroughScoring, PrintLog, ProgressBar,
 )
 from skorch.exceptions import DeviceWarning
-from skorch.utils import to_numpy, to_tensor
+from skorch.utils import to_numpy
 from torch.fx.experimental.optimization import fuse
 from torch.optim.lr_scheduler import CosineAnnealingLR
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import IterableDataset, Subset
 
 from . import _validation
 from .callbacks import EMA, LRScheduler
-from .nn import DigitHeadsLoss, DigitHeadsNet, DigitSumNet, SumLoss, check_backbone
-from .synthetic import SyntheticDigitsGenerator, distort_slots
+from .nn import DigitHeadsLoss, DigitHeadsNet, DigitSumNet, SumLoss, check_backbone, unwrap
+from .synthetic import SyntheticDigitStream, SyntheticDigitsGenerator, distort_slots, pass_seed_and_worker, worker_share
 
 # Per-slot distortions applied to training batches when ``augment=True``.
 # Chosen on held-out embedded digits (benchmarks/tune_defaults.py): these
@@ -41,47 +41,49 @@ def _sum_accuracy(net, X, y):
     return float(np.mean(net._sum_proba(X).argmax(axis=1) == sums))
 
 
-class SyntheticMixDataset(Dataset):
-    """Real training rows followed by synthetic rows, redrawn every epoch.
+class RealAndSyntheticStream(IterableDataset):
+    """Real training rows, reshuffled every pass, interleaved at random with a synthetic stream.
+
+    With DataLoader workers, each worker reads its own share of the real rows
+    (one permutation per pass, shared by the workers) and its own synthetic
+    images.
 
     Parameters
     ----------
     real : torch.utils.data.Dataset
-        Yields ``(image, targets)`` pairs.
-    generator : SyntheticDigitsGenerator
-        A fitted generator.
-    n_synthetic : int
-        Synthetic rows per epoch.
-    seed : int
-        Epoch ``e`` (from 1) draws with seed ``seed + e``: runs repeat exactly.
+        Yields ``(image, targets)`` pairs, targets as the losses read them.
+    synthetic : sk_digitsum.synthetic.SyntheticDigitStream
+        Yields ``(image, digits)`` pairs.
     as_float : bool
         Scale synthetic images to float32 [0, 1] to match float real data.
     """
 
-    def __init__(self, real, generator, n_synthetic, seed, as_float):
+    def __init__(self, real, synthetic, as_float):
         self.real = real
-        self.generator = generator
-        self.n_synthetic = n_synthetic
-        self.seed = seed
+        self.synthetic = synthetic
         self.as_float = as_float
-        self.images = self.targets = None  # drawn by resample() as each epoch begins
-
-    def resample(self, epoch):
-        images, _, digits = self.generator.sample(self.n_synthetic, random_state=self.seed + epoch)
-        images = images[:, None]
-        self.images = images.astype(np.float32) / 255 if self.as_float else images
-        self.targets = np.concatenate(
-            [digits, digits.sum(axis=1, keepdims=True), np.ones((len(digits), 1), dtype=np.int64)], axis=1
-        )
 
     def __len__(self):
-        return len(self.real) + self.n_synthetic
+        return len(self.real) + len(self.synthetic)
 
-    def __getitem__(self, index):
-        if index < len(self.real):
-            return self.real[index]
-        index -= len(self.real)
-        return self.images[index], self.targets[index]
+    def __iter__(self):
+        pass_seed, worker, n_workers = pass_seed_and_worker()
+        shared = np.random.RandomState(np.random.SeedSequence(pass_seed).generate_state(4))
+        real_rows = shared.permutation(len(self.real))[worker::n_workers]
+        n_synthetic = worker_share(len(self.synthetic), worker, n_workers)
+        own = np.random.RandomState(np.random.SeedSequence(pass_seed, spawn_key=(worker,)).generate_state(4))
+        from_synthetic = own.permutation(np.repeat([False, True], [len(real_rows), n_synthetic]))
+        synthetic = iter(self.synthetic)
+        real_rows = iter(real_rows)
+        synthetic_flag = torch.ones(1, dtype=torch.int64)
+        for take_synthetic in from_synthetic:
+            if not take_synthetic:
+                image, targets = self.real[next(real_rows)]
+                yield torch.as_tensor(image), torch.as_tensor(targets)
+                continue
+            image, digits = next(synthetic)
+            image = image[None].float() / 255 if self.as_float else image[None]
+            yield image, torch.cat([digits, digits.sum(0, keepdim=True), synthetic_flag])
 
 
 class _DigitClassifierBase(NeuralNetClassifier):
@@ -157,6 +159,10 @@ class _DigitClassifierBase(NeuralNetClassifier):
         if self.n_synthetic is not None:
             _validation.check_positive_int(self.n_synthetic, "n_synthetic")
         check_random_state(self.random_state)
+        return self._resolve_device()
+
+    def _resolve_device(self):
+        """The device training runs on ('auto' resolved)."""
         return _validation.resolve_device(self.device)
 
     def _check_predict_images(self, X):
@@ -263,7 +269,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
     def _skorch_device(self):
         """Let skorch, which moves modules to ``self.device``, see the resolved device ('auto' is ours)."""
         held = self.device
-        self.device = getattr(self, "device_", None) or _validation.resolve_device(held)
+        self.device = getattr(self, "device_", None) or self._resolve_device()
         try:
             yield
         finally:
@@ -325,16 +331,21 @@ class _DigitClassifierBase(NeuralNetClassifier):
             order = np.random.RandomState(self.fit_seed_).permutation(len(dataset))
             dataset_train, dataset_valid = Subset(dataset, order[n_valid:]), Subset(dataset, order[:n_valid])
         if self.synthetic_ is not None:
-            dataset_train = SyntheticMixDataset(
-                dataset_train, self.synthetic_, self.n_synthetic or len(dataset_train),
-                seed=self.fit_seed_, as_float=X.dtype != np.uint8,
-            )
+            stream = SyntheticDigitStream(self.synthetic_, self.n_synthetic or len(dataset_train),
+                                          random_state=self.fit_seed_)
+            dataset_train = RealAndSyntheticStream(dataset_train, stream, as_float=X.dtype != np.uint8)
         return dataset_train, dataset_valid
 
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
-        if isinstance(dataset_train, SyntheticMixDataset):
-            dataset_train.resample(len(self.history))
+    def get_iterator(self, dataset, training=False):
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = {"batch_size": self.batch_size, **self.get_params_for(prefix)}
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        if isinstance(dataset, IterableDataset):
+            kwargs.pop("shuffle", None)  # a stream shuffles itself; DataLoader refuses the option
+        if self.device_.startswith("cuda"):
+            kwargs.setdefault("pin_memory", True)  # lets batches go to the GPU while it computes
+        return getattr(self, prefix)(dataset, **kwargs)
 
     # --------------------------------------------------------------- training
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
@@ -348,10 +359,14 @@ class _DigitClassifierBase(NeuralNetClassifier):
             raise
 
     def infer(self, x, **fit_params):
-        x = to_tensor(x, device=self.device_)
+        x = self._to_device(x)
         if self.augment and self.module_.training:
             x = self._augment(x)
         return self._forward(self.module_, x, **fit_params)
+
+    def _to_device(self, batch):
+        # Pinned batches then copy to a GPU while it still computes the previous step.
+        return torch.as_tensor(batch).to(self.device_, non_blocking=True)
 
     def _forward(self, module, x, **fit_params):
         x = x.contiguous(memory_format=torch.channels_last)
@@ -371,7 +386,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
         return distort_slots(slots, **distortions).unsqueeze(1)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred, to_tensor(y_true, device=self.device_))
+        loss = self.criterion_(y_pred, self._to_device(y_true))
         if training and not torch.isfinite(loss):
             raise FloatingPointError(
                 f"The training loss became {loss.item()} at epoch {len(self.history)}: training diverged. "
@@ -385,7 +400,8 @@ class _DigitClassifierBase(NeuralNetClassifier):
         return self._sum_proba_of(self.forward_iter(X, training=False, device=self.device_))
 
     def _sum_proba_of(self, outputs):
-        return np.concatenate([self.module_.sum_log_probs(output).exp().cpu().numpy() for output in outputs])
+        network = unwrap(self.module_)
+        return np.concatenate([network.sum_log_probs(output).exp().cpu().numpy() for output in outputs])
 
     def _prediction_module(self):
         """The network in eval mode with each conv+BatchNorm pair folded into one conv.
@@ -500,7 +516,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
 
     def __repr__(self):
         # scikit-learn style: the class and the parameters that differ from its defaults.
-        defaults = type(self)().get_params(deep=False)
+        defaults = self._default_params()
         order = list(inspect.signature(_DigitClassifierBase.__init__).parameters)
         params = sorted(self.get_params(deep=False).items(),
                         key=lambda item: order.index(item[0]) if item[0] in order else len(order))
@@ -516,6 +532,9 @@ class _DigitClassifierBase(NeuralNetClassifier):
             if not same:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _default_params(self):
+        return type(self)().get_params(deep=False)
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self):

@@ -64,12 +64,20 @@ def _decode(value):
     raise ValueError(f"Unknown parameter encoding {kind!r} in the model file.")
 
 
+def saved_class(estimator):
+    """The estimator class a model file records: an accelerated estimator's plain class."""
+    from .estimators import DigitHeadsClassifier, DigitSumClassifier
+
+    return next(cls for cls in type(estimator).__mro__ if cls in (DigitHeadsClassifier, DigitSumClassifier))
+
+
 def _storable_params(estimator):
-    defaults = type(estimator)().get_params(deep=False)
+    defaults = saved_class(estimator)().get_params(deep=False)
+    not_saved = getattr(estimator, "_not_saved", ())
     stored, skipped = {}, []
     for name, value in estimator.get_params(deep=False).items():
-        if name.startswith("_") or (name in defaults and value is defaults[name]):
-            continue  # skorch internals, and default objects the constructor rebuilds
+        if name.startswith("_") or name in not_saved or (name in defaults and value is defaults[name]):
+            continue  # skorch internals, training-only settings, default objects the constructor rebuilds
         try:
             stored[name] = _encode(value)
         except TypeError:
@@ -95,7 +103,7 @@ def save_model(estimator, path):
     payload = {
         "format": FORMAT,
         "version": VERSION,
-        "estimator": type(estimator).__name__,
+        "estimator": saved_class(estimator).__name__,
         "params": json.dumps(_storable_params(estimator)),
         "image_shape": list(estimator.image_shape_),
         "history": json.dumps(estimator.history_.to_list(), default=float),

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from torch.utils.data import IterableDataset, get_worker_info
 from tqdm.auto import tqdm
 
 from .datasets import DIGIT_SIZE, sample_digit_indices
@@ -209,6 +210,96 @@ class SyntheticDigitsGenerator(BaseEstimator):
             for n_rendered in pool.map(render_chunk, range(0, len(indices), _CHUNK)):
                 bar.update(n_rendered)
         return images
+
+
+class SyntheticDigitStream(IterableDataset):
+    """Fresh labelled synthetic images on every pass, drawn as they are read.
+
+    An iterable dataset for :class:`torch.utils.data.DataLoader`: each pass
+    (epoch) yields ``n_samples`` new images without materialising them, drawn
+    in blocks of a few thousand. With ``num_workers`` > 0 the workers share
+    the pass between them, each drawing its own images.
+
+    Parameters
+    ----------
+    generator : SyntheticDigitsGenerator
+        A fitted generator; its distortion settings are used.
+    n_samples : int
+        Images per pass, over all workers.
+    random_state : int or None, default=None
+        With the seed of the pass and the worker's id, fixes the images: the
+        same values give the same stream. The pass seed is the DataLoader's
+        base seed in its workers (drawn from its ``generator=``) and a draw
+        from torch's global generator (``torch.manual_seed``) without workers.
+        None draws fresh entropy for every pass.
+
+    Yields
+    ------
+    image : torch.Tensor of shape (28, 28 * n_digits), dtype uint8
+    digits : torch.Tensor of shape (n_digits,), dtype int64
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import DataLoader
+    >>> from sk_digitsum import SyntheticDigitsGenerator
+    >>> from sk_digitsum.datasets import load_digit_bank
+    >>> from sk_digitsum.synthetic import SyntheticDigitStream
+    >>> gen = SyntheticDigitsGenerator().fit(*load_digit_bank())
+    >>> stream = SyntheticDigitStream(gen, n_samples=300, random_state=0)
+    >>> loader = DataLoader(stream, batch_size=128, generator=torch.Generator().manual_seed(0))
+    >>> [tuple(images.shape) for images, digits in loader]
+    [(128, 28, 112), (128, 28, 112), (44, 28, 112)]
+    """
+
+    _BLOCK = 16 * _CHUNK
+
+    def __init__(self, generator, n_samples, random_state=None):
+        check_is_fitted(generator, "images_")
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        if random_state is not None and (not isinstance(random_state, numbers.Integral) or random_state < 0):
+            raise ValueError(f"random_state must be None or a non-negative integer, got {random_state!r}.")
+        self.generator = generator
+        self.n_samples = n_samples
+        self.random_state = random_state
+
+    def __len__(self):
+        return self.n_samples
+
+    def __iter__(self):
+        pass_seed, worker, n_workers = pass_seed_and_worker()
+        share = worker_share(self.n_samples, worker, n_workers)
+        sequence = np.random.SeedSequence(self.random_state, spawn_key=(pass_seed, worker))
+        rng = np.random.RandomState(sequence.generate_state(4))
+        for start in range(0, share, self._BLOCK):
+            images, _, digits = self.generator.sample(min(self._BLOCK, share - start), random_state=rng)
+            # Tensors, not arrays: the DataLoader then stacks them without converting each.
+            yield from zip(torch.from_numpy(images), torch.from_numpy(digits))
+
+
+def pass_seed_and_worker():
+    """The seed of this pass over a dataset, and which DataLoader worker reads it.
+
+    Returns
+    -------
+    pass_seed : int
+        The DataLoader's base seed inside a worker (the same in all workers
+        of one pass); in the main process, a draw from torch's global generator.
+    worker : int
+        This worker's id, 0 in the main process.
+    n_workers : int
+        Workers sharing the pass, 1 in the main process.
+    """
+    info = get_worker_info()
+    if info is None:
+        return int(torch.empty((), dtype=torch.int64).random_()), 0, 1
+    return info.seed - info.id, info.id, info.num_workers
+
+
+def worker_share(n_items, worker, n_workers):
+    """How many of ``n_items`` worker number ``worker`` of ``n_workers`` reads."""
+    return n_items // n_workers + (worker < n_items % n_workers)
 
 
 def _uniform(n, low, high, generator, device):

@@ -260,20 +260,32 @@ def test_model_saved_on_cuda_loads_on_cpu(fitted_heads, small_data, monkeypatch,
 def test_synthetic_source_adds_fresh_samples_each_epoch(small_data, monkeypatch):
     X, y, _ = small_data
     generator = SyntheticDigitsGenerator(random_state=0)
-    seeds = []
+    drawn = []
     original = SyntheticDigitsGenerator.sample
 
     def spy(self, n_samples, random_state=None):
-        seeds.append((n_samples, random_state))
-        return original(self, n_samples, random_state=random_state)
+        sample = original(self, n_samples, random_state=random_state)
+        drawn.append(sample[0])
+        return sample
 
     monkeypatch.setattr(SyntheticDigitsGenerator, "sample", spy)
     clf = DigitHeadsClassifier(max_epochs=2, verbose=0, random_state=0, synthetic=generator, n_synthetic=40,
                                batch_size=16, validation_fraction=0).fit(X, y)
     assert not hasattr(generator, "images_"), "the user's generator must stay unfitted"
     assert clf.synthetic_.images_.shape == (5000, 28, 28)
-    assert [n for n, _ in seeds] == [40, 40] and len({s for _, s in seeds}) == 2
-    assert len(clf.history_[-1, "batches"]) == int(np.ceil((64 + 40) / 16))
+    assert [len(images) for images in drawn] == [40, 40] and not np.array_equal(*drawn)
+    assert [len(epoch["batches"]) for epoch in clf.history_] == [int(np.ceil((64 + 40) / 16))] * 2
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_synthetic_stream_is_reproducible_with_dataloader_workers(small_data, num_workers):
+    X, y, _ = small_data
+    params = dict(max_epochs=2, verbose=0, random_state=3, synthetic=SyntheticDigitsGenerator(random_state=0),
+                  n_synthetic=50, batch_size=32, iterator_train__num_workers=num_workers)
+    first, second = (DigitHeadsClassifier(**params).fit(X, y) for _ in range(2))
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    other = DigitHeadsClassifier(**{**params, "random_state": 4}).fit(X, y)
+    assert not np.array_equal(first.predict_proba(X), other.predict_proba(X))
 
 
 def test_synthetic_only_training(bank):

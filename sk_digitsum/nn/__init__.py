@@ -3,11 +3,11 @@
 from .backbones import BACKBONES, ConvNet, DigitNet, build_backbone, check_backbone, make_resnet
 from .heads import DigitHeads, DigitSumLayer, SumHead, log_convolve
 from .losses import DigitHeadsLoss, SumLoss
-from .networks import DigitHeadsNet, DigitSumNet, as_float_images
+from .networks import DigitHeadsNet, DigitSumNet, as_float_images, unwrap
 
 __all__ = [
     "BACKBONES", "ConvNet", "DigitNet", "build_backbone", "check_backbone", "make_resnet",
     "DigitHeads", "DigitSumLayer", "SumHead", "log_convolve",
     "DigitHeadsLoss", "SumLoss",
-    "DigitHeadsNet", "DigitSumNet", "as_float_images",
+    "DigitHeadsNet", "DigitSumNet", "as_float_images", "unwrap",
 ]

@@ -7,6 +7,11 @@ from .backbones import build_backbone
 from .heads import DigitHeads, DigitSumLayer, SumHead
 
 
+def unwrap(module):
+    """The network inside a data-parallel wrapper (DistributedDataParallel, as Accelerate makes)."""
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
 def as_float_images(x):
     """Scale a uint8 batch to floats in [0, 1]; float batches pass unchanged.
 

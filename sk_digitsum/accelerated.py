@@ -1,0 +1,112 @@
+"""Data-parallel training on several GPUs with Hugging Face Accelerate.
+
+The estimators here are the package's estimators with skorch's
+:class:`~skorch.hf.AccelerateMixin`: an ``accelerate.Accelerator`` places the
+network, wraps it for distributed data parallelism, shards each epoch's
+batches between the processes and gathers predictions. Launch a script that
+fits one with ``accelerate launch --multi_gpu --num_processes 4 train.py``;
+run as a plain script it trains in one process, on the CPU with
+``Accelerator(cpu=True)``.
+
+Needs the ``accelerate`` extra: ``pip install "sk_digitsum[accelerate]"``.
+"""
+
+import contextlib
+import pickle
+
+from skorch.hf import AccelerateMixin
+
+from .estimators import _MISSING, DigitHeadsClassifier, DigitSumClassifier
+from .persistence import saved_class
+
+
+class _AcceleratedMixin(AccelerateMixin):
+    """Hands device placement to the accelerator."""
+
+    # Parameters of the accelerated training only: the safe format keeps the rest.
+    _not_saved = ("accelerator", "device", "unwrap_after_train", "callbacks__print_log__sink")
+
+    def __init__(self, *args, callbacks__print_log__sink=print, **kwargs):
+        # skorch's PrintLog ignores verbose for any sink but print (the mixin's
+        # default is the accelerator's): keep print, so verbose=0 stays silent.
+        super().__init__(*args, callbacks__print_log__sink=callbacks__print_log__sink, **kwargs)
+
+    def _resolve_device(self):
+        return str(self.accelerator.device)
+
+    @contextlib.contextmanager
+    def _skorch_device(self):
+        # skorch must leave device=None: the accelerator places the modules.
+        yield
+
+    def _initialize_accelerator(self):
+        # The losses have no weights, and DistributedDataParallel refuses to wrap
+        # a module without any: keep them out of the accelerator's prepare().
+        criterion, self.criterion_ = self.criterion_, None
+        try:
+            return super()._initialize_accelerator()
+        finally:
+            self.criterion_ = criterion
+
+    def __getstate__(self):
+        try:
+            return super().__getstate__()
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            raise TypeError(
+                f"A fitted {type(self).__name__} holds its Accelerator, which does not pickle. Keep the model "
+                f"with clf.save(path) and load it with {saved_class(self).__name__}.load(path)."
+            ) from error
+
+    def _default_params(self):
+        # The accelerator has no default: always shown.
+        return {**type(self)(accelerator=self.accelerator).get_params(deep=False), "accelerator": _MISSING}
+
+
+class AcceleratedDigitHeadsClassifier(_AcceleratedMixin, DigitHeadsClassifier):
+    """:class:`~sk_digitsum.DigitHeadsClassifier` trained through Hugging Face Accelerate.
+
+    Parameters
+    ----------
+    accelerator : accelerate.Accelerator
+        Decides the devices, processes and mixed precision.
+    device : None, default=None
+        Left to the accelerator.
+    unwrap_after_train : bool, default=True
+        Unwrap the network after training, so that the estimator pickles.
+    **kwargs
+        Any parameter of :class:`~sk_digitsum.DigitHeadsClassifier`.
+
+    See Also
+    --------
+    AcceleratedDigitSumClassifier : The same for the direct-sum estimator.
+
+    Examples
+    --------
+    >>> from accelerate import Accelerator
+    >>> from sk_digitsum.accelerated import AcceleratedDigitHeadsClassifier
+    >>> from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+    >>> X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=256, random_state=0)
+    >>> clf = AcceleratedDigitHeadsClassifier(accelerator=Accelerator(cpu=True), max_epochs=1, verbose=0)
+    >>> clf.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+
+class AcceleratedDigitSumClassifier(_AcceleratedMixin, DigitSumClassifier):
+    """:class:`~sk_digitsum.DigitSumClassifier` trained through Hugging Face Accelerate.
+
+    Parameters
+    ----------
+    accelerator : accelerate.Accelerator
+        Decides the devices, processes and mixed precision.
+    device : None, default=None
+        Left to the accelerator.
+    unwrap_after_train : bool, default=True
+        Unwrap the network after training, so that the estimator pickles.
+    **kwargs
+        Any parameter of :class:`~sk_digitsum.DigitSumClassifier`.
+
+    See Also
+    --------
+    AcceleratedDigitHeadsClassifier : The same for the digit-heads estimator.
+    """
