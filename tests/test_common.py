@@ -11,6 +11,16 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator
 
+try:
+    from accelerate import Accelerator
+
+    from sk_digitsum.accelerated import AcceleratedDigitHeadsClassifier, AcceleratedDigitSumClassifier
+
+    ACCELERATED = [cls(accelerator=Accelerator(cpu=True), max_epochs=1, verbose=0)
+                   for cls in (AcceleratedDigitSumClassifier, AcceleratedDigitHeadsClassifier)]
+except ImportError:  # the accelerate extra is not installed
+    ACCELERATED = []
+
 TABULAR = "feeds 2-D tabular X; the estimator takes (n, H, W) images with H, W >= 28 and rejects 2-D X"
 
 EXPECTED_FAILURES = {
@@ -57,15 +67,25 @@ GENERATOR_EXPECTED_FAILURES = {check: BANK for check in [
 ]}
 
 
+ACCELERATED_EXPECTED_FAILURES = {
+    **EXPECTED_FAILURES,
+    "check_parameters_default_constructible": (
+        "the Accelerator is a required argument, as in skorch's AccelerateMixin: it has no sensible default"
+    ),
+}
+
+
 def expected_failed_checks(estimator):
     if isinstance(estimator, SyntheticDigitsGenerator):
         return GENERATOR_EXPECTED_FAILURES
+    if hasattr(estimator, "accelerator"):
+        return ACCELERATED_EXPECTED_FAILURES
     return EXPECTED_FAILURES
 
 
 @parametrize_with_checks(
     [DigitSumClassifier(max_epochs=1, verbose=0), DigitHeadsClassifier(max_epochs=1, verbose=0),
-     SyntheticDigitsGenerator()],
+     SyntheticDigitsGenerator(), *ACCELERATED],
     expected_failed_checks=expected_failed_checks,
     xfail_strict=True,
 )
