@@ -348,3 +348,23 @@ def test_set_params_reinitialises_fitted_module_on_resolved_device(small_data):
     clf.set_params(device="cpu")
     assert clf.device == "cpu"
     assert clf.fit(X, y).predict(X).shape == (64,)
+
+
+@pytest.mark.parametrize("mixed_precision, dtype", [("bf16", torch.bfloat16), ("no", torch.float32)])
+def test_mixed_precision_sets_the_dtype_of_forward_passes(small_data, mixed_precision, dtype):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(**FAST, mixed_precision=mixed_precision, device="cpu")
+    seen = []
+    clf.fit(X, y)
+    clf.module_.backbone.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    clf.infer(torch.from_numpy(X[:4, None]))
+    assert seen == [dtype]
+
+
+def test_auto_mixed_precision_follows_the_hardware(monkeypatch):
+    from sk_digitsum import _validation
+
+    assert _validation.autocast_dtype("auto", "cpu") == (torch.bfloat16 if _validation._cpu_computes_bf16() else None)
+    monkeypatch.setattr(_validation, "_cpu_computes_bf16", lambda: False)
+    assert _validation.autocast_dtype("auto", "cpu") is None
+    assert _validation.autocast_dtype("bf16", "cpu") == torch.bfloat16

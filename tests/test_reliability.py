@@ -71,6 +71,7 @@ def test_bad_labels_are_rejected(y, error, message):
     ({"batch_size": 0}, ValueError, "batch_size must be an integer >= 1"),
     ({"lr": 0}, ValueError, "lr must be a positive number"),
     ({"validation_fraction": 1.0}, ValueError, "validation_fraction"),
+    ({"mixed_precision": "fp16"}, ValueError, r"mixed_precision must be one of \[.auto., .bf16., .no.\]"),
     ({"n_digits": 0}, ValueError, "n_digits must be an integer >= 1"),
     ({"synthetic": "yes"}, TypeError, "synthetic must be a SyntheticDigitsGenerator"),
     ({"augment": {"spin": 3}}, ValueError, "augment must be True, False or a dict"),
