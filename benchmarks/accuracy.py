@@ -176,7 +176,10 @@ def report(args):
         "is on all 10,000. The ResNet rows ran 20 epochs on a GPU (the seed ran 50 with ImageNet weights); "
         "the seed's figures come from its own test set, not this one. 'scanned' images are the same test "
         "digits shifted off their slots, touching, rotated, rescaled, with thicker or thinner strokes and "
-        "noise (`benchmarks/_common.py`, `SCANNED`)." +
+        "noise (`benchmarks/_common.py`, `SCANNED`). The CPU rows ran with the default "
+        "`mixed_precision='auto'`, bfloat16 autocast on this AVX512-BF16 CPU. The ResNet rows were scored on "
+        "an earlier rendering of the scanned set (the generator has since been rewritten for speed: the same "
+        "distortions, drawn with other random numbers)." +
         "\n\n![Test accuracy against training time](_static/accuracy_curves.png)\n\n"
         "![Validation accuracy with and without EMA](_static/ema_stability.png)\n\n"
         "![Misread test images](_static/errors.png)\n")

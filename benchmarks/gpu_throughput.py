@@ -1,8 +1,9 @@
 """Training and prediction throughput: our fit/predict against a plain PyTorch loop.
 
 Both sides train the same network (our module classes), at the same batch
-size, on the same device, with bfloat16 autocast and channels-last memory on
-CUDA, and see uint8 28x112 images copied to the device batch by batch. Ours
+size, on the same device, with the same autocast (bfloat16 where the hardware
+computes it natively, as ``mixed_precision="auto"`` decides) and channels-last
+memory, and see uint8 28x112 images copied to the device batch by batch. Ours
 runs with augment=False (the plain loop has no augmentation) and its default
 EMA and callbacks. Throughput is taken over the second epoch, after warm-up.
 
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, markdown_table, training_set  # noqa: E402
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier  # noqa: E402
-from sk_digitsum._validation import encode_targets, resolve_device  # noqa: E402
+from sk_digitsum._validation import autocast_dtype, encode_targets, resolve_device  # noqa: E402
 
 MODELS = {
     "resnet50_sum": (DigitSumClassifier, dict(backbone="resnet", depth=50)),
@@ -47,6 +48,8 @@ def plain_loop(clf, X, targets, batch_size, device, epochs=2):
     labels = torch.from_numpy(targets)
     if device.startswith("cuda"):
         images, labels = images.pin_memory(), labels.pin_memory()
+    dtype = autocast_dtype(clf.mixed_precision, device)
+    autocast = dict(device_type=torch.device(device).type, dtype=dtype, enabled=dtype is not None)
     seconds = 0.0
     for _ in range(epochs):
         order = torch.randperm(len(images))
@@ -55,7 +58,7 @@ def plain_loop(clf, X, targets, batch_size, device, epochs=2):
         for batch in order.split(batch_size):
             x = images[batch].to(device, non_blocking=True).float().div_(255)
             y = labels[batch].to(device, non_blocking=True)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+            with torch.autocast(**autocast):
                 loss = criterion(module(x.contiguous(memory_format=torch.channels_last)), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -68,7 +71,7 @@ def plain_loop(clf, X, targets, batch_size, device, epochs=2):
         start = time.perf_counter()
         for batch in torch.arange(len(images)).split(batch_size):
             x = images[batch].to(device, non_blocking=True).float().div_(255)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+            with torch.autocast(**autocast):
                 module(x.contiguous(memory_format=torch.channels_last)).float().cpu()
         _synchronize(device)
         predict_seconds = time.perf_counter() - start

@@ -1,3 +1,4 @@
+import copy
 import io
 import pickle
 
@@ -13,7 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator
 from sk_digitsum.callbacks import EMA
-from sk_digitsum.datasets import make_digit_sums
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums
 
 ESTIMATORS = [DigitHeadsClassifier, DigitSumClassifier]
 FAST = dict(max_epochs=1, verbose=0, random_state=0)
@@ -368,3 +369,18 @@ def test_auto_mixed_precision_follows_the_hardware(monkeypatch):
     monkeypatch.setattr(_validation, "_cpu_computes_bf16", lambda: False)
     assert _validation.autocast_dtype("auto", "cpu") is None
     assert _validation.autocast_dtype("bf16", "cpu") == torch.bfloat16
+
+
+def test_batches_for_a_gpu_come_from_pinned_memory_and_streams_are_not_reshuffled(fitted_heads, small_data):
+    from skorch.dataset import Dataset
+
+    from sk_digitsum.synthetic import SyntheticDigitStream
+
+    X, y, _ = small_data
+    clf = copy.copy(fitted_heads)
+    assert clf.get_iterator(Dataset(X, y), training=True).pin_memory is False
+    clf.device_ = "cuda"  # only the loader's settings are read: no GPU is touched
+    loader = clf.get_iterator(Dataset(X, y), training=True)
+    assert loader.pin_memory is True and loader.batch_size == clf.batch_size
+    stream = SyntheticDigitStream(SyntheticDigitsGenerator().fit(*load_digit_bank()), n_samples=10)
+    assert clf.get_iterator(stream, training=True).dataset is stream  # DataLoader refuses shuffle=True here
