@@ -597,8 +597,8 @@ _COMMON_PARAMETERS = """
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Where to train; ``"auto"`` takes a CUDA GPU if there is one.
     mixed_precision : {"auto", "bf16", "no"}, default="auto"
-        Run forward passes under bfloat16 autocast (weights and losses stay
-        float32). ``"auto"`` does so where the hardware computes bfloat16
+        Run the backbone under bfloat16 autocast (weights, heads and losses
+        stay float32). ``"auto"`` does so where the hardware computes bfloat16
         natively (recent CUDA GPUs; CPUs with AVX512-BF16 or AMX), which
         trains about 1.5x and predicts about 1.8x faster on such CPUs;
         ``"no"`` keeps float32 everywhere.

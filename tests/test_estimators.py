@@ -355,11 +355,13 @@ def test_set_params_reinitialises_fitted_module_on_resolved_device(small_data):
 def test_mixed_precision_sets_the_dtype_of_forward_passes(small_data, mixed_precision, dtype):
     X, y, _ = small_data
     clf = DigitHeadsClassifier(**FAST, mixed_precision=mixed_precision, device="cpu")
-    seen = []
+    seen, head_inputs = [], []
     clf.fit(X, y)
     clf.module_.backbone.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    clf.module_.heads.register_forward_pre_hook(lambda module, inputs: head_inputs.append(inputs[0].dtype))
     clf.infer(torch.from_numpy(X[:4, None]))
     assert seen == [dtype]
+    assert head_inputs == [torch.float32], "the heads run in float32 whatever the backbone does"
 
 
 def test_auto_mixed_precision_follows_the_hardware(monkeypatch):
