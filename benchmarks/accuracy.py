@@ -90,7 +90,7 @@ def rows(args):
                       lambda: DigitHeadsClassifier(max_epochs=args.epochs or 15), synthetic_only),
         "mixed": ("DigitHeadsClassifier, sum labels + fresh synthetic each epoch (weight 1)",
                   lambda: DigitHeadsClassifier(synthetic=SyntheticDigitsGenerator(random_state=0),
-                                               max_epochs=args.epochs or 15), real),
+                                               **({"max_epochs": args.epochs} if args.epochs else {})), real),
     }
 
 
