@@ -28,8 +28,8 @@ def in_float32(head, features):
 
     Under bfloat16 autocast, logits near 20 are rounded to steps of 1/8: too
     coarse for the small late-training updates. On held-out embedded digits,
-    training with bfloat16 heads scored 93.7% sum accuracy, float32 throughout
-    94.6%, a bfloat16 backbone with float32 heads 95.1% (same seed). The head
+    float32 heads on a bfloat16 backbone beat bfloat16 heads in two paired
+    runs (95.1% vs 93.7%, 93.9% vs 93.55% sum accuracy). The head
     is a tiny share of the compute, so the backbone alone runs in bfloat16.
     """
     with torch.autocast(features.device.type, enabled=False):
