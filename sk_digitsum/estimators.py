@@ -23,7 +23,7 @@ from torch.utils.data import IterableDataset, Subset
 from . import _validation
 from .callbacks import EMA, LRScheduler
 from .nn import DigitHeadsLoss, DigitHeadsNet, DigitSumNet, SumLoss, check_backbone, unwrap
-from .synthetic import SyntheticDigitStream, SyntheticDigitsGenerator, distort_slots, pass_seed_and_worker, worker_share
+from .synthetic import RealAndSyntheticStream, SyntheticDigitStream, SyntheticDigitsGenerator, distort_slots
 
 # Per-slot distortions applied to training batches when ``augment=True``.
 # Chosen on held-out embedded digits (benchmarks/tune_defaults.py): these
@@ -39,51 +39,6 @@ def _sum_accuracy(net, X, y):
     """Validation scorer: sum accuracy from internal targets, without re-validating X."""
     sums = to_numpy(y)[:, -2] if np.ndim(y) == 2 else to_numpy(y)
     return float(np.mean(net._sum_proba(X).argmax(axis=1) == sums))
-
-
-class RealAndSyntheticStream(IterableDataset):
-    """Real training rows, reshuffled every pass, interleaved at random with a synthetic stream.
-
-    With DataLoader workers, each worker reads its own share of the real rows
-    (one permutation per pass, shared by the workers) and its own synthetic
-    images.
-
-    Parameters
-    ----------
-    real : torch.utils.data.Dataset
-        Yields ``(image, targets)`` pairs, targets as the losses read them.
-    synthetic : sk_digitsum.synthetic.SyntheticDigitStream
-        Yields ``(image, digits)`` pairs.
-    as_float : bool
-        Scale synthetic images to float32 [0, 1] to match float real data.
-    """
-
-    def __init__(self, real, synthetic, as_float):
-        self.real = real
-        self.synthetic = synthetic
-        self.as_float = as_float
-
-    def __len__(self):
-        return len(self.real) + len(self.synthetic)
-
-    def __iter__(self):
-        pass_seed, worker, n_workers = pass_seed_and_worker()
-        shared = np.random.RandomState(np.random.SeedSequence(pass_seed).generate_state(4))
-        real_rows = shared.permutation(len(self.real))[worker::n_workers]
-        n_synthetic = worker_share(len(self.synthetic), worker, n_workers)
-        own = np.random.RandomState(np.random.SeedSequence(pass_seed, spawn_key=(worker,)).generate_state(4))
-        from_synthetic = own.permutation(np.repeat([False, True], [len(real_rows), n_synthetic]))
-        synthetic = iter(self.synthetic)
-        real_rows = iter(real_rows)
-        synthetic_flag = torch.ones(1, dtype=torch.int64)
-        for take_synthetic in from_synthetic:
-            if not take_synthetic:
-                image, targets = self.real[next(real_rows)]
-                yield torch.as_tensor(image), torch.as_tensor(targets)
-                continue
-            image, digits = next(synthetic)
-            image = image[None].float() / 255 if self.as_float else image[None]
-            yield image, torch.cat([digits, digits.sum(0, keepdim=True), synthetic_flag])
 
 
 class _DigitClassifierBase(NeuralNetClassifier):

@@ -268,8 +268,8 @@ class SyntheticDigitStream(IterableDataset):
         return self.n_samples
 
     def __iter__(self):
-        pass_seed, worker, n_workers = pass_seed_and_worker()
-        share = worker_share(self.n_samples, worker, n_workers)
+        pass_seed, worker, n_workers = _pass_seed_and_worker()
+        share = _worker_share(self.n_samples, worker, n_workers)
         sequence = np.random.SeedSequence(self.random_state, spawn_key=(pass_seed, worker))
         rng = np.random.RandomState(sequence.generate_state(4))
         for start in range(0, share, self._BLOCK):
@@ -278,7 +278,52 @@ class SyntheticDigitStream(IterableDataset):
             yield from zip(torch.from_numpy(images), torch.from_numpy(digits))
 
 
-def pass_seed_and_worker():
+class RealAndSyntheticStream(IterableDataset):
+    """Real training rows, reshuffled every pass, interleaved at random with a synthetic stream.
+
+    With DataLoader workers, each worker reads its own share of the real rows
+    (one permutation per pass, shared by the workers) and its own synthetic
+    images.
+
+    Parameters
+    ----------
+    real : torch.utils.data.Dataset
+        Yields ``(image, targets)`` pairs, targets as the losses read them.
+    synthetic : sk_digitsum.synthetic.SyntheticDigitStream
+        Yields ``(image, digits)`` pairs.
+    as_float : bool
+        Scale synthetic images to float32 [0, 1] to match float real data.
+    """
+
+    def __init__(self, real, synthetic, as_float):
+        self.real = real
+        self.synthetic = synthetic
+        self.as_float = as_float
+
+    def __len__(self):
+        return len(self.real) + len(self.synthetic)
+
+    def __iter__(self):
+        pass_seed, worker, n_workers = _pass_seed_and_worker()
+        shared = np.random.RandomState(np.random.SeedSequence(pass_seed).generate_state(4))
+        real_rows = shared.permutation(len(self.real))[worker::n_workers]
+        n_synthetic = _worker_share(len(self.synthetic), worker, n_workers)
+        own = np.random.RandomState(np.random.SeedSequence(pass_seed, spawn_key=(worker,)).generate_state(4))
+        from_synthetic = own.permutation(np.repeat([False, True], [len(real_rows), n_synthetic]))
+        synthetic = iter(self.synthetic)
+        real_rows = iter(real_rows)
+        synthetic_flag = torch.ones(1, dtype=torch.int64)
+        for take_synthetic in from_synthetic:
+            if not take_synthetic:
+                image, targets = self.real[next(real_rows)]
+                yield torch.as_tensor(image), torch.as_tensor(targets)
+                continue
+            image, digits = next(synthetic)
+            image = image[None].float() / 255 if self.as_float else image[None]
+            yield image, torch.cat([digits, digits.sum(0, keepdim=True), synthetic_flag])
+
+
+def _pass_seed_and_worker():
     """The seed of this pass over a dataset, and which DataLoader worker reads it.
 
     Returns
@@ -297,7 +342,7 @@ def pass_seed_and_worker():
     return info.seed - info.id, info.id, info.num_workers
 
 
-def worker_share(n_items, worker, n_workers):
+def _worker_share(n_items, worker, n_workers):
     """How many of ``n_items`` worker number ``worker`` of ``n_workers`` reads."""
     return n_items // n_workers + (worker < n_items % n_workers)
 
