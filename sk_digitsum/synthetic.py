@@ -212,7 +212,33 @@ class SyntheticDigitsGenerator(BaseEstimator):
         return images
 
 
-class SyntheticDigitStream(IterableDataset):
+class _StreamPasses(IterableDataset):
+    """An iterable dataset that draws from a new seed on every pass."""
+
+    def _begin_pass(self):
+        """The seed of this pass, and which DataLoader worker reads it.
+
+        Returns
+        -------
+        pass_key : tuple of int
+            In the main process, a draw from torch's global generator. In a
+            worker, the DataLoader's base seed (the same in all workers of
+            one pass) and the number of passes this copy of the dataset has
+            made: persistent workers keep their copy, and their seed, from
+            pass to pass, and the count still makes every pass new.
+        worker : int
+            This worker's id, 0 in the main process.
+        n_workers : int
+            Workers sharing the pass, 1 in the main process.
+        """
+        info = get_worker_info()
+        if info is None:
+            return (int(torch.empty((), dtype=torch.int64).random_()),), 0, 1
+        self._passes = getattr(self, "_passes", 0) + 1
+        return (info.seed - info.id, self._passes), info.id, info.num_workers
+
+
+class SyntheticDigitStream(_StreamPasses):
     """Fresh labelled synthetic images on every pass, drawn as they are read.
 
     An iterable dataset for :class:`torch.utils.data.DataLoader`: each pass
@@ -268,9 +294,9 @@ class SyntheticDigitStream(IterableDataset):
         return self.n_samples
 
     def __iter__(self):
-        pass_seed, worker, n_workers = _pass_seed_and_worker()
+        pass_key, worker, n_workers = self._begin_pass()
         share = _worker_share(self.n_samples, worker, n_workers)
-        sequence = np.random.SeedSequence(self.random_state, spawn_key=(pass_seed, worker))
+        sequence = np.random.SeedSequence(self.random_state, spawn_key=(*pass_key, worker))
         rng = np.random.RandomState(sequence.generate_state(4))
         for start in range(0, share, self._BLOCK):
             images, _, digits = self.generator.sample(min(self._BLOCK, share - start), random_state=rng)
@@ -278,7 +304,7 @@ class SyntheticDigitStream(IterableDataset):
             yield from zip(torch.from_numpy(images), torch.from_numpy(digits))
 
 
-class RealAndSyntheticStream(IterableDataset):
+class RealAndSyntheticStream(_StreamPasses):
     """Real training rows, reshuffled every pass, interleaved at random with a synthetic stream.
 
     With DataLoader workers, each worker reads its own share of the real rows
@@ -304,11 +330,11 @@ class RealAndSyntheticStream(IterableDataset):
         return len(self.real) + len(self.synthetic)
 
     def __iter__(self):
-        pass_seed, worker, n_workers = _pass_seed_and_worker()
-        shared = np.random.RandomState(np.random.SeedSequence(pass_seed).generate_state(4))
+        pass_key, worker, n_workers = self._begin_pass()
+        shared = np.random.RandomState(np.random.SeedSequence(pass_key).generate_state(4))
         real_rows = shared.permutation(len(self.real))[worker::n_workers]
         n_synthetic = _worker_share(len(self.synthetic), worker, n_workers)
-        own = np.random.RandomState(np.random.SeedSequence(pass_seed, spawn_key=(worker,)).generate_state(4))
+        own = np.random.RandomState(np.random.SeedSequence(pass_key, spawn_key=(worker,)).generate_state(4))
         from_synthetic = own.permutation(np.repeat([False, True], [len(real_rows), n_synthetic]))
         synthetic = iter(self.synthetic)
         real_rows = iter(real_rows)
@@ -321,25 +347,6 @@ class RealAndSyntheticStream(IterableDataset):
             image, digits = next(synthetic)
             image = image[None].float() / 255 if self.as_float else image[None]
             yield image, torch.cat([digits, digits.sum(0, keepdim=True), synthetic_flag])
-
-
-def _pass_seed_and_worker():
-    """The seed of this pass over a dataset, and which DataLoader worker reads it.
-
-    Returns
-    -------
-    pass_seed : int
-        The DataLoader's base seed inside a worker (the same in all workers
-        of one pass); in the main process, a draw from torch's global generator.
-    worker : int
-        This worker's id, 0 in the main process.
-    n_workers : int
-        Workers sharing the pass, 1 in the main process.
-    """
-    info = get_worker_info()
-    if info is None:
-        return int(torch.empty((), dtype=torch.int64).random_()), 0, 1
-    return info.seed - info.id, info.id, info.num_workers
 
 
 def _worker_share(n_items, worker, n_workers):

@@ -121,24 +121,25 @@ def test_large_samples_show_progress_unless_silenced(bank, capsys):
 
 
 
-def _passes(stream, num_workers, seed, n_passes=1):
+def _passes(stream, num_workers, seed, n_passes=1, persistent_workers=False):
     from torch.utils.data import DataLoader
 
-    loader = DataLoader(stream, batch_size=64, num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(stream, batch_size=64, num_workers=num_workers, persistent_workers=persistent_workers,
+                        generator=torch.Generator().manual_seed(seed))
     return [[(images.numpy(), digits.numpy()) for images, digits in loader] for _ in range(n_passes)]
 
 
-@pytest.mark.parametrize("num_workers", [0, 2])
-def test_stream_yields_labelled_images_reproducibly_and_fresh_each_pass(bank, num_workers):
+@pytest.mark.parametrize("num_workers, persistent_workers", [(0, False), (2, False), (2, True)])
+def test_stream_yields_labelled_images_reproducibly_and_fresh_each_pass(bank, num_workers, persistent_workers):
     from sk_digitsum.synthetic import SyntheticDigitStream
 
     images, labels = bank
     gen = SyntheticDigitsGenerator(n_digits=1, **IDENTITY).fit(images, labels)
     stream = SyntheticDigitStream(gen, n_samples=150, random_state=0)
     torch.manual_seed(0)  # the pass seed without workers
-    first, second = _passes(stream, num_workers, seed=1, n_passes=2)
+    first, second = _passes(stream, num_workers, seed=1, n_passes=2, persistent_workers=persistent_workers)
     torch.manual_seed(0)
-    (again,) = _passes(stream, num_workers, seed=1)
+    (again,) = _passes(stream, num_workers, seed=1, persistent_workers=persistent_workers)
     x = np.concatenate([batch for batch, _ in first])
     digits = np.concatenate([d for _, d in first])
     assert x.shape == (150, 28, 28) and digits.shape == (150, 1)
