@@ -62,8 +62,7 @@ class _AcceleratedMixin(AccelerateMixin):
         return {**type(self)(accelerator=self.accelerator).get_params(deep=False), "accelerator": _MISSING}
 
 
-class AcceleratedDigitHeadsClassifier(_AcceleratedMixin, DigitHeadsClassifier):
-    """:class:`~sk_digitsum.DigitHeadsClassifier` trained through Hugging Face Accelerate.
+_DOC = """:class:`~sk_digitsum.{plain}` trained through Hugging Face Accelerate.
 
     Parameters
     ----------
@@ -72,14 +71,20 @@ class AcceleratedDigitHeadsClassifier(_AcceleratedMixin, DigitHeadsClassifier):
     device : None, default=None
         Left to the accelerator.
     unwrap_after_train : bool, default=True
-        Unwrap the network after training, so that the estimator pickles.
+        Hand back the plain network after training (predicting and
+        :meth:`save` use it); False keeps the accelerator's wrapper.
     **kwargs
-        Any parameter of :class:`~sk_digitsum.DigitHeadsClassifier`.
+        Any parameter of :class:`~sk_digitsum.{plain}`.
 
     See Also
     --------
-    AcceleratedDigitSumClassifier : The same for the direct-sum estimator.
+    {other} : The same for the {other_kind} estimator.
+"""
 
+
+class AcceleratedDigitHeadsClassifier(_AcceleratedMixin, DigitHeadsClassifier):
+    __doc__ = _DOC.format(plain="DigitHeadsClassifier", other="AcceleratedDigitSumClassifier",
+                          other_kind="direct-sum") + """
     Examples
     --------
     >>> from accelerate import Accelerator
@@ -93,20 +98,5 @@ class AcceleratedDigitHeadsClassifier(_AcceleratedMixin, DigitHeadsClassifier):
 
 
 class AcceleratedDigitSumClassifier(_AcceleratedMixin, DigitSumClassifier):
-    """:class:`~sk_digitsum.DigitSumClassifier` trained through Hugging Face Accelerate.
-
-    Parameters
-    ----------
-    accelerator : accelerate.Accelerator
-        Decides the devices, processes and mixed precision.
-    device : None, default=None
-        Left to the accelerator.
-    unwrap_after_train : bool, default=True
-        Unwrap the network after training, so that the estimator pickles.
-    **kwargs
-        Any parameter of :class:`~sk_digitsum.DigitSumClassifier`.
-
-    See Also
-    --------
-    AcceleratedDigitHeadsClassifier : The same for the digit-heads estimator.
-    """
+    __doc__ = _DOC.format(plain="DigitSumClassifier", other="AcceleratedDigitHeadsClassifier",
+                          other_kind="digit-heads")

@@ -109,7 +109,6 @@ def _tensors(module):
     return [*module.parameters(), *module.buffers()]
 
 
-
 class LRScheduler(_SkorchLRScheduler):
     """skorch's :class:`~skorch.callbacks.LRScheduler`, safe to pickle across devices.
 

@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-
 from torch.utils.data import IterableDataset, get_worker_info
 from tqdm.auto import tqdm
 

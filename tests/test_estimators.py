@@ -14,7 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator
 from sk_digitsum.callbacks import EMA
-from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+from sk_digitsum.datasets import make_digit_sums
 
 ESTIMATORS = [DigitHeadsClassifier, DigitSumClassifier]
 FAST = dict(max_epochs=1, verbose=0, random_state=0)
@@ -373,7 +373,7 @@ def test_auto_mixed_precision_follows_the_hardware(monkeypatch):
     assert _validation.autocast_dtype("bf16", "cpu") == torch.bfloat16
 
 
-def test_batches_for_a_gpu_come_from_pinned_memory_and_streams_are_not_reshuffled(fitted_heads, small_data):
+def test_batches_for_a_gpu_come_from_pinned_memory_and_streams_are_not_reshuffled(fitted_heads, small_data, bank):
     from skorch.dataset import Dataset
 
     from sk_digitsum.synthetic import SyntheticDigitStream
@@ -384,5 +384,5 @@ def test_batches_for_a_gpu_come_from_pinned_memory_and_streams_are_not_reshuffle
     clf.device_ = "cuda"  # only the loader's settings are read: no GPU is touched
     loader = clf.get_iterator(Dataset(X, y), training=True)
     assert loader.pin_memory is True and loader.batch_size == clf.batch_size
-    stream = SyntheticDigitStream(SyntheticDigitsGenerator().fit(*load_digit_bank()), n_samples=10)
+    stream = SyntheticDigitStream(SyntheticDigitsGenerator().fit(*bank), n_samples=10)
     assert clf.get_iterator(stream, training=True).dataset is stream  # DataLoader refuses shuffle=True here
