@@ -17,7 +17,7 @@ FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=120 if FAST else 3000, n_digits=2, random_state=0)
 search = GridSearchCV(
     DigitHeadsClassifier(n_digits=2, max_epochs=1 if FAST else 6, random_state=0, verbose=0),
-    {"ema_beta": [0.9, 0.99], "depth": [2, 4]},
+    {"ema_beta": [0.9, 0.99], "depth": [3, 6]},
     cv=2, n_jobs=2,
 )
 search.fit(X, y)

@@ -33,6 +33,7 @@ AUGMENTATION = dict(rotation=15.0, scale=(0.8, 1.2), shift=(4.0, 2.5), stroke=0.
 
 
 _MISSING = object()
+_LOADER_PREFIXES = ("iterator_train__", "iterator_valid__", "dataset__")
 
 
 def _sum_accuracy(net, X, y):
@@ -240,6 +241,11 @@ class _DigitClassifierBase(NeuralNetClassifier):
     def set_params(self, **params):
         # A fitted net re-initialises its module for module__* parameters and the like.
         device = params.pop("device", None)
+        if self.initialized_:
+            # skorch 1.4 raises for loader options on an initialised net, though they touch no component.
+            loader_params = [key for key in params if key.startswith(_LOADER_PREFIXES)]
+            for key in loader_params:
+                setattr(self, key, params.pop(key))
         if params:
             if self.initialized_:
                 with self._skorch_device():
@@ -523,7 +529,8 @@ _COMMON_PARAMETERS = """
         torchvision's ResNet adapted to one channel and small images.
     depth : int or None, default=None
         Backbone depth: ResNet 18, 34, 50 or 101 (default 18); DigitNet conv
-        layers, 2-16 (default 4). None takes the backbone's default.
+        layers, 3-16 (default 6, in 3 stages; ``module__stages`` sets fewer
+        stages for shallower nets). None takes the backbone's default.
     n_digits : int, default=4
         Digits per image; sums run over 0..9 * n_digits.
     ema_beta : float or None, default=0.99

@@ -12,7 +12,7 @@ distributed = pytest.importorskip("distributed")
 
 def test_grid_search_runs_on_a_local_dask_cluster(small_data):
     X, y, _ = small_data
-    grid = {"ema_beta": [0.9, 0.99], "depth": [2, 4]}
+    grid = {"ema_beta": [0.9, 0.99], "depth": [3, 6]}
     estimator = DigitHeadsClassifier(max_epochs=1, verbose=0, random_state=0, batch_size=16)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:

@@ -217,7 +217,7 @@ def test_grid_search_is_reproducible_across_n_jobs(small_data):
     X, y, _ = small_data
     results = []
     for n_jobs in (1, 2):
-        grid = GridSearchCV(DigitHeadsClassifier(**FAST), {"depth": [2, 4]}, cv=2, n_jobs=n_jobs).fit(X, y)
+        grid = GridSearchCV(DigitHeadsClassifier(**FAST), {"depth": [3, 6]}, cv=2, n_jobs=n_jobs).fit(X, y)
         results.append(grid.best_estimator_.predict_proba(X))
     np.testing.assert_array_equal(*results)
 
@@ -345,10 +345,23 @@ def test_set_params_reinitialises_fitted_module_on_resolved_device(small_data):
     X, y, _ = small_data
     clf = DigitHeadsClassifier(**FAST).fit(X, y)
     clf.set_params(module__width=16)
-    assert clf.module_.backbone.out_channels == 32 and clf.device == "auto"
+    assert clf.module_.backbone.out_channels == 4 * 16 and clf.device == "auto"
     clf.set_params(device="cpu")
     assert clf.device == "cpu"
     assert clf.fit(X, y).predict(X).shape == (64,)
+
+
+def test_loader_options_of_a_fitted_estimator_keep_its_weights(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(**FAST).fit(X, y)
+    batches = []
+    clf.module_.register_forward_hook(lambda module, inputs, output: batches.append(len(output)))
+    module, before = clf.module_, clf.predict_proba(X)
+    batches.clear()
+    clf.set_params(iterator_valid__batch_size=5, iterator_train__num_workers=0)
+    assert clf.module_ is module and clf.get_params()["iterator_valid__batch_size"] == 5
+    np.testing.assert_allclose(clf.predict_proba(X), before, rtol=1e-5, atol=1e-6)
+    assert max(batches) == 5
 
 
 @pytest.mark.parametrize("mixed_precision, dtype", [("bf16", torch.bfloat16), ("no", torch.float32)])

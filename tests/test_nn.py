@@ -7,7 +7,7 @@ import torch
 from torchvision.models import resnet18
 
 from sk_digitsum.nn import (
-    ConvNet, DigitHeads, DigitHeadsLoss, DigitHeadsNet, DigitSumLayer, DigitSumNet, SumLoss, build_backbone,
+    ConvNet, DigitHeads, DigitHeadsLoss, DigitHeadsNet, DigitNet, DigitSumLayer, DigitSumNet, SumLoss, build_backbone,
     log_convolve, make_resnet,
 )
 from sk_digitsum.nn import backbones
@@ -41,13 +41,29 @@ def test_sum_layer_is_finite_for_confident_wrong_digits():
 
 
 @pytest.mark.parametrize("name, depth, channels, size", [
-    ("digitnet", None, 64, (7, 28)), ("digitnet", 6, 64, (7, 28)), ("convnet", None, 128, (1, 1)),
+    ("digitnet", None, 128, (3, 14)), ("digitnet", 4, 128, (3, 14)), ("convnet", None, 128, (1, 1)),
     ("resnet", 18, 512, (4, 14)), ("resnet", 50, 2048, (4, 14)),
 ])
 def test_backbone_shapes(name, depth, channels, size):
     backbone = build_backbone(name, depth, image_shape=(28, 112))
     out = backbone(torch.zeros(2, 1, 28, 112))
     assert out.shape == (2, channels, *size) and backbone.out_channels == channels
+
+
+@pytest.mark.parametrize("depth, stages, widths", [(6, 3, [8, 8, 16, 16, 32, 32]), (5, 2, [8, 8, 16, 16, 16]),
+                                                   (3, 1, [8, 8, 8])])
+def test_digitnet_splits_its_layers_into_stages(depth, stages, widths):
+    net = DigitNet(depth=depth, width=8, stages=stages)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [conv.out_channels for conv in convs] == widths
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in net.modules()) == stages - 1
+    assert net(torch.zeros(1, 1, 28, 112)).shape[-1] == 56 // 2 ** (stages - 1)
+
+
+@pytest.mark.parametrize("depth, stages", [(2, 3), (4, 0)])
+def test_digitnet_refuses_more_stages_than_layers(depth, stages):
+    with pytest.raises(ValueError, match="module__stages"):
+        DigitNet(depth=depth, stages=stages)
 
 
 def test_resnet_depths_differ_in_blocks():
@@ -62,7 +78,7 @@ def test_convnet_is_the_seed_baseline():
 
 @pytest.mark.parametrize("name, depth, pretrained, message", [
     ("vgg", None, False, "Unknown backbone"), ("resnet", 20, False, "no depth 20"),
-    ("digitnet", 1, False, "no depth 1"), ("digitnet", None, "imagenet", "no pretrained weights"),
+    ("digitnet", 17, False, "no depth 17"), ("digitnet", None, "imagenet", "no pretrained weights"),
     ("resnet", 18, "/no/such/file.pt", "neither an existing file"),
 ])
 def test_bad_backbone_specs(name, depth, pretrained, message):
@@ -139,6 +155,16 @@ def test_digit_heads_read_one_column_per_position(shared):
         column = features[:, :, :, 4 * position: 4 * position + 4].mean(dim=(2, 3))
         head = 0 if shared else position
         torch.testing.assert_close(out[:, position], column @ heads.weight[head] + heads.bias[head])
+
+
+def test_digit_heads_drop_features_only_in_training():
+    torch.manual_seed(0)
+    heads = DigitHeads(in_channels=64, n_digits=4, dropout=0.5)
+    features = torch.randn(2, 64, 3, 16)
+    assert not torch.equal(heads(features), heads(features))
+    without_dropout = DigitHeads(in_channels=64, n_digits=4)
+    without_dropout.load_state_dict(heads.state_dict())
+    torch.testing.assert_close(heads.eval()(features), without_dropout(features))
 
 
 @pytest.mark.parametrize("network, shape", [(DigitSumNet, (3, 37)), (DigitHeadsNet, (3, 4, 10))])

@@ -174,7 +174,7 @@ def test_safe_format_rejects_corrupt_and_mismatched_files(fitted_heads, small_da
     with pytest.raises(ValueError, match="not an sk_digitsum model file"):
         DigitHeadsClassifier.load(other)
     payload = torch.load(path, weights_only=True)
-    payload["params"] = payload["params"].replace("{", '{"depth": 6, ', 1)
+    payload["params"] = payload["params"].replace("{", '{"depth": 4, ', 1)
     torch.save(payload, tmp_path / "mismatch.pt")
     with pytest.raises(ValueError, match="do not fit a DigitHeadsClassifier"):
         DigitHeadsClassifier.load(tmp_path / "mismatch.pt")

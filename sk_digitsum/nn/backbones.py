@@ -26,34 +26,48 @@ class DigitNet(nn.Module):
 
     A space-to-depth stem (each 2x2 block of pixels becomes 4 channels) halves
     the resolution at no loss of information, so the first convolutions run
-    on a quarter of the pixels; then ``depth`` 3x3 conv-BN-ReLU layers, the
-    second half after a 2x2 max-pool with twice the channels. A 28x112 image
-    becomes a 7x28 map: 7 columns per digit slot.
+    on a quarter of the pixels; then ``depth`` 3x3 conv-BN-ReLU layers in
+    ``stages`` equal stages, each stage after the first behind a 2x2 max-pool
+    and with twice the channels. With the defaults a 28x112 image becomes a
+    3x14 map of 128 channels.
+
+    Three stages rather than two: the third pooling lets the last layers see
+    a whole digit and its surroundings. Trained on each of five folds of the
+    embedded digits, depth 6 in three stages read held-out digits with 99.12%
+    accuracy against 98.95% for depth 4 in two, for 1.2 times the CPU time
+    (docs/defaults.md).
 
     Parameters
     ----------
-    depth : int, default=4
-        Number of convolutional layers, at least 2.
+    depth : int, default=6
+        Number of convolutional layers, at least ``stages``.
     width : int, default=32
-        Channels of the first stage; the second stage has ``2 * width``.
+        Channels of the first stage; stage ``k`` has ``width * 2 ** k``.
+    stages : int, default=3
+        Resolution stages; each halves the map's height and width.
 
     Examples
     --------
     >>> import torch
     >>> from sk_digitsum.nn import DigitNet
-    >>> DigitNet(depth=4, width=16)(torch.zeros(1, 1, 28, 112)).shape
+    >>> DigitNet(depth=6, width=16)(torch.zeros(1, 1, 28, 112)).shape
+    torch.Size([1, 64, 3, 14])
+    >>> DigitNet(depth=4, width=16, stages=2)(torch.zeros(1, 1, 28, 112)).shape
     torch.Size([1, 32, 7, 28])
     """
 
-    def __init__(self, depth=4, width=32):
+    def __init__(self, depth=6, width=32, stages=3):
         super().__init__()
-        first_stage = depth // 2
+        if not 1 <= stages <= depth:
+            raise ValueError(f"DigitNet needs 1 to depth={depth} stages, got stages={stages}; "
+                             f"pass module__stages={min(max(stages, 1), depth)} or a larger depth.")
+        stage_starts = [stage * depth // stages for stage in range(1, stages)]
         layers = [nn.PixelUnshuffle(2)]
         channels = 4
         for index in range(depth):
-            if index == first_stage:
+            if index in stage_starts:
                 layers.append(nn.MaxPool2d(2))
-            out = width if index < first_stage else 2 * width
+            out = width * 2 ** sum(index >= start for start in stage_starts)
             layers.append(_conv_bn_relu(channels, out))
             channels = out
         self.features = nn.Sequential(*layers)
@@ -230,7 +244,7 @@ def _build_resnet(depth, pretrained, image_shape, **options):
 
 # name -> (builder, default depth, allowed depths, accepts pretrained weights)
 BACKBONES = {
-    "digitnet": (_build_digitnet, 4, range(2, 17), False),
+    "digitnet": (_build_digitnet, 6, range(1, 17), False),
     "convnet": (_build_convnet, 4, (4,), False),
     "resnet": (_build_resnet, 18, tuple(_RESNET_BLOCKS), True),
 }
@@ -270,14 +284,15 @@ def build_backbone(name="digitnet", depth=None, pretrained=False, image_shape=(2
         ``"convnet"``: the seed's 4-layer baseline (:class:`ConvNet`);
         ``"resnet"``: torchvision's ResNet adapted to one channel.
     depth : int or None, default=None
-        Conv layers for digitnet (2-16, default 4), ResNet depth (18, 34,
+        Conv layers for digitnet (1-16, default 6; at least its number
+        of stages, 3 by default), ResNet depth (18, 34,
         50 or 101; default 18), 4 for convnet. None takes the default.
     pretrained : False, "imagenet" or path-like, default=False
         Weights for the ResNet trunk; see :func:`make_resnet`.
     image_shape : tuple of int, default=(28, 112)
         (H, W) of the input images.
     **options
-        Passed to the backbone: ``width`` for digitnet, ``hidden_units``
+        Passed to the backbone: ``width`` and ``stages`` for digitnet, ``hidden_units``
         for convnet.
 
     Returns
@@ -291,7 +306,7 @@ def build_backbone(name="digitnet", depth=None, pretrained=False, image_shape=(2
     >>> from sk_digitsum.nn import build_backbone
     >>> backbone = build_backbone("digitnet")
     >>> backbone(torch.zeros(2, 1, 28, 112)).shape
-    torch.Size([2, 64, 7, 28])
+    torch.Size([2, 128, 3, 14])
     """
     depth = check_backbone(name, depth, pretrained)
     builder = BACKBONES[name][0]

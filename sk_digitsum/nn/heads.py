@@ -93,6 +93,8 @@ class DigitHeads(nn.Module):
         98% per-digit accuracy at two positions, 10% at the other two). One
         shared classifier cannot shift one position without shifting all,
         which changes the sum, so it learns the digits themselves.
+    dropout : float, default=0.0
+        Dropout rate on the pooled features during training.
 
     Examples
     --------
@@ -102,18 +104,19 @@ class DigitHeads(nn.Module):
     torch.Size([2, 4, 10])
     """
 
-    def __init__(self, in_channels, n_digits, shared=True):
+    def __init__(self, in_channels, n_digits, shared=True, dropout=0.0):
         super().__init__()
         n_heads = 1 if shared else n_digits
         self.n_digits = n_digits
         self.pool = nn.AdaptiveAvgPool2d((1, n_digits))
+        self.dropout = nn.Dropout(dropout)
         self.weight = nn.Parameter(torch.empty(n_heads, in_channels, N_DIGIT_CLASSES))
         self.bias = nn.Parameter(torch.zeros(n_heads, N_DIGIT_CLASSES))
         bound = in_channels ** -0.5
         nn.init.uniform_(self.weight, -bound, bound)
 
     def forward(self, features):
-        columns = self.pool(features).flatten(2)  # (N, C, n_digits)
+        columns = self.dropout(self.pool(features).flatten(2))  # (N, C, n_digits)
         weight = self.weight.expand(self.n_digits, -1, -1)
         return torch.einsum("ncp,pck->npk", columns, weight) + self.bias.expand(self.n_digits, -1)
 
