@@ -34,6 +34,8 @@ VARIANTS = {
     "no_dropout_width24": {"module__dropout": 0.0, "module__width": 24},
     "no_dropout_depth5": {"depth": 5, "module__dropout": 0.0},
     "no_dropout_60_epochs": {"module__dropout": 0.0, "max_epochs": 60},
+    # Training distortions as wide as the scanned test set's (benchmarks/_common.py, SCANNED).
+    "scanned_augment": {"augment": {"rotation": 18.0, "shift": (5.0, 3.0), "noise": 0.15}},
 }
 N_FOLDS = 5
 SHIFTS = [(0, 1), (0, -1), (1, 0), (-1, 0)]

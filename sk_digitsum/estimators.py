@@ -529,8 +529,8 @@ _COMMON_PARAMETERS = """
         torchvision's ResNet adapted to one channel and small images.
     depth : int or None, default=None
         Backbone depth: ResNet 18, 34, 50 or 101 (default 18); DigitNet conv
-        layers, 3-16 (default 6, in 3 stages; ``module__stages`` sets fewer
-        stages for shallower nets). None takes the backbone's default.
+        layers, 1-16 (default 6, in ``module__stages=3`` stages; a depth
+        below 3 needs fewer stages). None takes the backbone's default.
     n_digits : int, default=4
         Digits per image; sums run over 0..9 * n_digits.
     ema_beta : float or None, default=0.99
