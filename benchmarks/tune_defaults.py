@@ -31,7 +31,7 @@ VARIANTS = {
     "no_augment": {"augment": False},
     "no_ema": {"ema_beta": None},
     "wide48": {"module__width": 48},
-    "depth6": {"depth": 6},
+    "depth4_two_stages": {"depth": 4, "module__stages": 2, "module__dropout": 0.0},  # the first default
     "epochs50": {"max_epochs": 50},
     "lr1e-3": {"lr": 1e-3},
     "batch64": {"batch_size": 64},
