@@ -17,7 +17,7 @@ from skorch.history import History
 from . import _validation
 
 FORMAT = "sk_digitsum.safe"
-VERSION = 1
+VERSION = 2
 _OPTIMIZER_MODULE = "torch.optim"
 
 
@@ -69,6 +69,22 @@ def saved_class(estimator):
     from .estimators import DigitHeadsClassifier, DigitSumClassifier
 
     return next(cls for cls in type(estimator).__mro__ if cls in (DigitHeadsClassifier, DigitSumClassifier))
+
+
+def _upgrade_version_1(params, estimator_name):
+    """Version-1 files predate the 3-stage DigitNet and head dropout; rebuild the network they hold.
+
+    Parameters equal to their defaults are not stored, so a version-1 file
+    with the default backbone says nothing of its depth (then 4) or stages
+    (then always 2), and its heads had no dropout.
+    """
+    if params.get("backbone", "digitnet") == "digitnet":
+        if params.get("depth") is None:
+            params["depth"] = 4
+        params.setdefault("module__stages", 2)
+    if estimator_name == "DigitHeadsClassifier":
+        params.setdefault("module__dropout", 0.0)
+    return params
 
 
 def _storable_params(estimator):
@@ -144,14 +160,16 @@ def load_model(path, expected_class=None):
         raise ValueError(f"{path} is not a valid sk_digitsum model file (it may be corrupt): {error}") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an sk_digitsum model file saved with .save().")
-    if payload.get("version") != VERSION:
-        raise ValueError(f"{path} has format version {payload.get('version')}; this sk_digitsum reads {VERSION}.")
+    if payload.get("version") not in (1, VERSION):
+        raise ValueError(f"{path} has format version {payload.get('version')}; this sk_digitsum reads 1 to {VERSION}.")
     name = payload["estimator"]
     cls = getattr(estimators, name, None) if name in ("DigitHeadsClassifier", "DigitSumClassifier") else None
     if cls is None or (expected_class is not None and cls is not expected_class):
         wanted = expected_class.__name__ if expected_class is not None else "a known estimator"
         raise ValueError(f"{path} holds a {name}, not {wanted}.")
     params = {k: _decode(v) for k, v in json.loads(payload["params"]).items()}
+    if payload["version"] == 1:
+        params = _upgrade_version_1(params, name)
     estimator = cls(**params)
     try:
         device = _validation.resolve_device(estimator.device)

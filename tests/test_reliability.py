@@ -1,5 +1,6 @@
 """Bad input gets a clear error before any training; nothing fitted is lost; safe loading."""
 
+import json
 import warnings
 
 import numpy as np
@@ -178,6 +179,28 @@ def test_safe_format_rejects_corrupt_and_mismatched_files(fitted_heads, small_da
     torch.save(payload, tmp_path / "mismatch.pt")
     with pytest.raises(ValueError, match="do not fit a DigitHeadsClassifier"):
         DigitHeadsClassifier.load(tmp_path / "mismatch.pt")
+
+
+def _rewrite(path, version, drop=()):
+    payload = torch.load(path, weights_only=True)
+    params = {k: v for k, v in json.loads(payload["params"]).items() if k not in drop}
+    payload.update(version=version, params=json.dumps(params))
+    torch.save(payload, path)
+
+
+def test_version_1_files_load_with_the_network_they_were_saved_with(small_data, tmp_path):
+    X, y, _ = small_data
+    # What the first release built from default parameters: DigitNet depth 4 in 2 stages, no head dropout.
+    first_release = DigitHeadsClassifier(**FAST, depth=4, module__stages=2, module__dropout=0.0).fit(X, y)
+    path = tmp_path / "v1.pt"
+    first_release.save(path)
+    _rewrite(path, version=1, drop=("depth", "module__stages", "module__dropout"))
+    loaded = DigitHeadsClassifier.load(path)
+    assert (loaded.depth, loaded.module__stages, loaded.module__dropout) == (4, 2, 0.0)
+    np.testing.assert_allclose(loaded.predict_proba(X), first_release.predict_proba(X), rtol=1e-5, atol=1e-6)
+    _rewrite(path, version=7)
+    with pytest.raises(ValueError, match="format version 7; this sk_digitsum reads 1 to 2"):
+        DigitHeadsClassifier.load(path)
 
 
 def test_pickle_files_are_refused_by_the_safe_loader(fitted_heads, tmp_path):
