@@ -10,10 +10,12 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from sk_digitsum import SyntheticDigitsGenerator
 from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank
+from sk_digitsum.nn import DigitSumLayer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -60,6 +62,16 @@ def validation_split():
     those, never on the MNIST test digits.
     """
     return split_digit_bank(*load_digit_bank())
+
+
+def sums_from_digit_proba(digit_proba):
+    """Most probable sums, by the exact sum layer, from (n, n_digits, 10) digit probabilities.
+
+    For probabilities combined outside an estimator (averaged over models or
+    shifted copies of the images).
+    """
+    log_proba = torch.from_numpy(np.log(digit_proba.astype(np.float32) + 1e-12))
+    return DigitSumLayer()(log_proba).argmax(1).numpy()
 
 
 def timed(function, *args, **kwargs):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, SCANNED, markdown_table  # noqa: E402
+from _common import RESULTS, SCANNED, markdown_table, sums_from_digit_proba  # noqa: E402
 
 # Named against the current defaults (DigitNet depth 6 in 3 stages, head dropout 0.3).
 VARIANTS = {
@@ -87,12 +87,7 @@ def run(job):
 
 
 def sum_accuracy(proba, digits):
-    import torch
-
-    from sk_digitsum.nn import DigitSumLayer
-
-    sums = DigitSumLayer()(torch.from_numpy(np.log(proba.astype(np.float32) + 1e-12))).argmax(1).numpy()
-    return np.mean(sums == digits.sum(axis=1))
+    return np.mean(sums_from_digit_proba(proba) == digits.sum(axis=1))
 
 
 def summary(folder):
