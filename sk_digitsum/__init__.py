@@ -4,6 +4,6 @@ from .callbacks import EMA
 from .estimators import DigitHeadsClassifier, DigitSumClassifier
 from .synthetic import SyntheticDigitsGenerator
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["DigitHeadsClassifier", "DigitSumClassifier", "EMA", "SyntheticDigitsGenerator", "__version__"]
