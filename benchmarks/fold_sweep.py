@@ -49,7 +49,11 @@ def _without_elastic(params):
     return {**params, "augment": {**params.get("augment", {}), "elastic": 0.0}}
 
 
-VARIANTS = {"defaults": {}, **{name: _without_elastic(params) for name, params in _VARIANTS_OF_0_2.items()}}
+VARIANTS = {
+    "defaults": {},
+    "elastic_1.5": {"augment": {"elastic": 1.5}},
+    **{name: _without_elastic(params) for name, params in _VARIANTS_OF_0_2.items()},
+}
 N_FOLDS = 5
 SHIFTS = [(0, 1), (0, -1), (1, 0), (-1, 0)]
 

@@ -109,6 +109,23 @@ def test_uint8_and_float_images_agree(small_data):
     np.testing.assert_allclose(from_uint8, from_float, atol=1e-4)
 
 
+@pytest.mark.parametrize("augment", [True, {"elastic": 0.0}, {"rotation": 5.0, "noise": 0.0}])
+def test_augment_dict_replaces_only_the_ranges_it_names(monkeypatch, augment):
+    from sk_digitsum import estimators
+
+    used = {}
+
+    def record_ranges(slots, **ranges):
+        used.update(ranges)
+        return slots.permute(0, 2, 1, 3).flatten(2)
+
+    monkeypatch.setattr(estimators, "distort_slots", record_ranges)
+    batch = torch.rand(2, 1, 28, 112)
+    out = DigitHeadsClassifier(augment=augment)._augment(batch)
+    torch.testing.assert_close(out, batch)  # the slots go back where they came from
+    assert used == {**estimators.AUGMENTATION, **(augment if isinstance(augment, dict) else {})}
+
+
 def test_channel_axis_is_accepted(fitted_heads, small_data):
     X = small_data[0]
     np.testing.assert_array_equal(fitted_heads.predict(X[:, None]), fitted_heads.predict(X))
