@@ -103,42 +103,54 @@ def run(job):
     return variant, fold, seed, fit_seconds
 
 
+def digit_accuracy(proba, digits):
+    return np.mean(proba.argmax(-1) == digits)
+
+
 def sum_accuracy(proba, digits):
     return np.mean(sums_from_digit_proba(proba) == digits.sum(axis=1))
 
 
 def summary(folder):
+    """Means over folds, then each fold's per-digit accuracy on tight / scanned images."""
     runs = {}
     for path in sorted(Path(folder).glob("*.npz")):
         variant, fold, seed = path.stem.rsplit("_", 2)
         runs[variant, int(fold[1:]), int(seed[1:])] = dict(np.load(path))
-    rows = []
+    columns = {  # name: (score, predictions it reads)
+        "digit": (digit_accuracy, "tight"), "scanned digit": (digit_accuracy, "scanned"),
+        "tight sum": (sum_accuracy, "tight"), "scanned sum": (sum_accuracy, "scanned"),
+        "digit TTA": (digit_accuracy, "tight_tta"), "tight TTA": (sum_accuracy, "tight_tta"),
+        "scanned TTA": (sum_accuracy, "scanned_tta"),
+    }
+    rows, fold_rows = [], []
     for variant in VARIANTS:
         folds = sorted({f for v, f, s in runs if v == variant and s == 0})
         if not folds:
             continue
-        scores = {key: [] for key in ("digit", "tight", "scanned", "digit_tta", "tight_tta", "scanned_tta")}
-        for fold in folds:
-            r = runs[variant, fold, 0]
-            scores["digit"].append(np.mean(r["tight"].argmax(-1) == r["digits"]))
-            scores["digit_tta"].append(np.mean(r["tight_tta"].argmax(-1) == r["digits"]))
-            for name in ("tight", "scanned", "tight_tta", "scanned_tta"):
-                scores[name].append(sum_accuracy(r[name], r["digits"]))
+        singles = [runs[variant, fold, 0] for fold in folds]
+        means = [np.mean([score(r[key], r["digits"]) for r in singles]) for score, key in columns.values()]
         paired = [f for f in folds if (variant, f, 1) in runs]
         ensemble_digit = ensemble_tight = ""
         if paired:
             truth = [runs[variant, f, 0]["digits"] for f in paired]
             single = [runs[variant, f, 0]["tight"].astype(np.float32) for f in paired]
             pair = [(p + runs[variant, f, 1]["tight"]) / 2 for p, f in zip(single, paired)]
-            single_digit = np.mean([np.mean(p.argmax(-1) == t) for p, t in zip(single, truth)])
-            pair_digit = np.mean([np.mean(p.argmax(-1) == t) for p, t in zip(pair, truth)])
+            single_digit = np.mean([digit_accuracy(p, t) for p, t in zip(single, truth)])
+            pair_digit = np.mean([digit_accuracy(p, t) for p, t in zip(pair, truth)])
             ensemble_digit = f"{100 * pair_digit:.2f}% (one seed {100 * single_digit:.2f}%, {len(paired)} folds)"
             ensemble_tight = f"{100 * np.mean([sum_accuracy(p, t) for p, t in zip(pair, truth)]):.2f}%"
-        fit = np.mean([float(runs[variant, f, 0]["fit_seconds"]) for f in folds])
-        rows.append([variant, len(folds)] + [f"{100 * np.mean(scores[k]):.2f}%" for k in scores]
+        fit = np.mean([float(r["fit_seconds"]) for r in singles])
+        rows.append([variant, len(folds)] + [f"{100 * mean:.2f}%" for mean in means]
                     + [ensemble_digit, ensemble_tight, f"{fit:.0f}"])
-    return markdown_table(["variant", "folds", "digit", "tight sum", "scanned sum", "digit TTA", "tight TTA",
-                           "scanned TTA", "2-seed digit", "2-seed tight", "fit (s)"], rows)
+        per_fold = {fold: r for fold, r in zip(folds, singles)}
+        fold_rows.append([variant] + [
+            f"{100 * digit_accuracy(per_fold[f]['tight'], per_fold[f]['digits']):.2f} / "
+            f"{100 * digit_accuracy(per_fold[f]['scanned'], per_fold[f]['digits']):.2f}" if f in per_fold else ""
+            for f in range(N_FOLDS)])
+    return (markdown_table(["variant", "folds", *columns, "2-seed digit", "2-seed tight", "fit (s)"], rows)
+            + "\n\nPer-digit accuracy per fold, tight / scanned (%):\n\n"
+            + markdown_table(["variant", *(f"fold {f}" for f in range(N_FOLDS))], fold_rows))
 
 
 def main(argv=None):
