@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, markdown_table, training_set  # noqa: E402
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier  # noqa: E402
-from sk_digitsum._validation import autocast_dtype, encode_targets, resolve_device  # noqa: E402
+from sk_digitsum._device import autocast_dtype, resolve_device  # noqa: E402
 
 MODELS = {
     "resnet50_sum": (DigitSumClassifier, dict(backbone="resnet", depth=50)),
@@ -36,7 +36,7 @@ def _synchronize(device):
         torch.cuda.synchronize()
 
 
-def plain_loop(clf, X, targets, batch_size, device, epochs=2):
+def plain_loop(clf, X, sums, batch_size, device, epochs=2):
     """Train the estimator's own network class with a bare loop; images/s of the last epoch."""
     torch.manual_seed(0)
     module = clf.module(backbone=clf.backbone, depth=clf.depth, image_shape=X.shape[2:],
@@ -44,7 +44,7 @@ def plain_loop(clf, X, targets, batch_size, device, epochs=2):
     criterion = clf.criterion()
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
     images = torch.from_numpy(X)
-    labels = torch.from_numpy(targets)
+    labels = torch.from_numpy(sums)
     if device.startswith("cuda"):
         images, labels = images.pin_memory(), labels.pin_memory()
     dtype = autocast_dtype(clf.mixed_precision, device)
@@ -78,7 +78,7 @@ def plain_loop(clf, X, targets, batch_size, device, epochs=2):
 
 
 def ours(estimator, params, X, y, batch_size, device):
-    clf = estimator(**params, batch_size=batch_size, max_epochs=2, augment=False, validation_fraction=0,
+    clf = estimator(**params, batch_size=batch_size, max_epochs=2, augment=False, train_split=None,
                     device=device, verbose=0, random_state=0, iterator_valid__batch_size=batch_size)
     clf.fit(X, y)
     train_rate = len(X) / clf.history_[-1, "dur"]
@@ -103,8 +103,7 @@ def main(argv=None):
     for name in args.models:
         estimator, params = MODELS[name]
         clf, train_ours, predict_ours = ours(estimator, params, X, y, args.batch_size, device)
-        targets = encode_targets(y, len(X), clf.n_digits)
-        train_plain, predict_plain = plain_loop(clf, X[:, None], targets, args.batch_size, device)
+        train_plain, predict_plain = plain_loop(clf, X[:, None], y, args.batch_size, device)
         rows.append([name, args.batch_size, f"{train_ours:,.0f}", f"{train_plain:,.0f}",
                      f"{100 * train_ours / train_plain:.0f}%", f"{predict_ours:,.0f}", f"{predict_plain:,.0f}",
                      machine()])

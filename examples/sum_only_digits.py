@@ -24,5 +24,6 @@ read = clf.predict_digits(X_test)
 print("per-position digit accuracy:", np.round((read == digits_test).mean(axis=0), 3))
 print(f"sum accuracy: {clf.score(X_test, sums_test):.3f}")
 for digits, guess, proba in zip(digits_test[:5], read[:5], clf.predict_proba(X_test[:5])):
+    p_true_sum = dict(zip(clf.classes_, proba)).get(digits.sum(), 0.0)  # columns: the sums seen in fit
     print(f"true {''.join(map(str, digits))}  read {''.join(map(str, guess))}  "
-          f"P(sum={digits.sum()}) = {proba[digits.sum()]:.3f}")
+          f"P(sum={digits.sum()}) = {p_true_sum:.3f}")

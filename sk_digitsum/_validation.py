@@ -1,7 +1,7 @@
 """Input and parameter checks, run before any training time is spent."""
 
-import functools
 import numbers
+import sys
 
 import numpy as np
 import torch
@@ -100,130 +100,107 @@ def _check_integral(y, what):
     return y.astype(np.int64)
 
 
-def encode_targets(y, n_samples, n_digits):
-    """Validate sum or digit labels and encode them as training targets.
+def check_labels(y, n_samples, n_digits):
+    """Validate sum or digit labels.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,) or (n_samples, n_digits)
         Sums 0..9 * n_digits, or the digits 0-9 of each image.
+    n_samples : int
+        The number of images they label.
+    n_digits : int
+        Digits per image.
 
     Returns
     -------
-    targets : ndarray of shape (n_samples, n_digits + 2), dtype int64
-        The digits (-1 where only the sum is known), the sum, and a zero
-        "synthetic" flag.
+    sums : ndarray of shape (n_samples,), dtype int64
+    digits : ndarray of shape (n_samples, n_digits), dtype int64, or None
+        None where only the sums are given.
     """
     if y is None:
         raise ValueError("y is required: the sums (n,) or the digits (n, n_digits) of the images.")
     y = _check_integral(y, "Labels")
     if len(y) != n_samples:
         raise ValueError(f"X has {n_samples} images but y has {len(y)} labels; they must match.")
-    targets = np.full((n_samples, n_digits + 2), -1, dtype=np.int64)
-    targets[:, -1] = 0
     if y.ndim == 1:
         max_sum = 9 * n_digits
-        if y.min() < 0 or y.max() > max_sum:
+        if len(y) and (y.min() < 0 or y.max() > max_sum):
             raise ValueError(
                 f"Sum labels must lie in 0..{max_sum} for n_digits={n_digits}; found values from "
                 f"{y.min()} to {y.max()}."
             )
-        targets[:, -2] = y
-    elif y.ndim == 2:
+        return y, None
+    if y.ndim == 2:
         if y.shape[1] != n_digits:
             raise ValueError(
                 f"Digit labels have {y.shape[1]} columns but n_digits={n_digits}: pass shape "
                 f"(n, {n_digits}), or set n_digits to match."
             )
-        if y.min() < 0 or y.max() > 9:
+        if len(y) and (y.min() < 0 or y.max() > 9):
             raise ValueError(f"Digit labels must lie in 0..9; found values from {y.min()} to {y.max()}.")
-        targets[:, :n_digits] = y
-        targets[:, -2] = y.sum(axis=1)
-    else:
-        raise ValueError(f"y must have shape (n,) for sums or (n, {n_digits}) for digits; got {y.shape}.")
-    return targets
+        return y.sum(axis=1), y
+    raise ValueError(f"y must have shape (n,) for sums or (n, {n_digits}) for digits; got {y.shape}.")
 
 
 def target_sums(y, n_digits):
     """The sums of labels given as sums (n,) or digits (n, n_digits)."""
-    return encode_targets(y, len(y), n_digits)[:, -2]
+    return check_labels(y, len(y), n_digits)[0]
 
 
-def check_fraction(value, name):
-    """Raise ValueError unless ``value`` is a real number in [0, 1)."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.")
+def check_range(value, name, *, low, low_inclusive=True, ordered=True):
+    """Raise ValueError unless ``value`` is a pair of numbers, each ``>= low`` (``> low``).
 
-
-def check_positive_int(value, name, *, allow_zero=False):
-    """Raise ValueError unless ``value`` is an integer >= 1 (>= 0 with ``allow_zero``)."""
-    low = 0 if allow_zero else 1
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-
-
-MIXED_PRECISION = ("auto", "bf16", "no")
-
-
-def check_mixed_precision(value):
-    """Raise ValueError unless ``value`` is one of :data:`MIXED_PRECISION`."""
-    if not isinstance(value, str) or value not in MIXED_PRECISION:
-        raise ValueError(f"mixed_precision must be one of {list(MIXED_PRECISION)}, got {value!r}.")
-
-
-def autocast_dtype(mixed_precision, device):
-    """The dtype the backbone autocasts to on ``device``, or None for float32.
-
-    'auto' takes bfloat16 where the hardware computes it natively: CUDA GPUs
-    that support it, and CPUs with AVX512-BF16 or AMX (on 2 such cores, DigitNet
-    trained 1.5x and predicted 1.8x faster, with the same losses). Called for
-    every batch, so the hardware probes are cached.
+    With ``ordered``, the pair is a range (low, high) and must not decrease.
     """
-    if mixed_precision == "no":
-        return None
-    if mixed_precision == "bf16":
-        return torch.bfloat16
-    native = _cuda_computes_bf16() if torch.device(device).type == "cuda" else _cpu_computes_bf16()
-    return torch.bfloat16 if native else None
+    bound = ">=" if low_inclusive else ">"
+    valid = (isinstance(value, (tuple, list)) and len(value) == 2
+             and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value))
+    if valid:
+        valid = all(v >= low if low_inclusive else v > low for v in value)
+        valid = valid and (not ordered or value[0] <= value[1])
+    if not valid:
+        shape = "a range (low, high) with low <= high" if ordered else "a pair of numbers"
+        raise ValueError(f"{name} must be {shape}, both {bound} {low}; got {value!r}.")
 
 
-@functools.cache
-def _cuda_computes_bf16():
-    return torch.cuda.is_bf16_supported()
+def check_classes(classes, n_digits):
+    """Raise ValueError unless ``classes`` lists distinct sums in 0..9 * n_digits (or is None)."""
+    if classes is None:
+        return
+    values = np.asarray(classes)
+    max_sum = 9 * n_digits
+    if (values.ndim != 1 or not len(values) or not np.issubdtype(values.dtype, np.integer)
+            or values.min() < 0 or values.max() > max_sum or len(np.unique(values)) != len(values)):
+        raise ValueError(f"classes must list distinct sums in 0..{max_sum} for n_digits={n_digits}, "
+                         f"in the order of predict_proba's columns; got {classes!r}.")
 
 
-@functools.cache
-def _cpu_computes_bf16():
-    # Elsewhere oneDNN emulates bfloat16, slower than float32.
-    return any(getattr(torch.cpu, probe, lambda: False)()
-               for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+# scikit-learn code that fits a clone of an estimator on labels re-encoded as
+# 0..k-1 over the labels present, and what it was doing when it did: the
+# frame's module and function, and a test of its local variables.
+_REENCODING_FITS = {
+    # cross_val_predict with a probability method (StackingClassifier calls it too)
+    ("sklearn.model_selection._validation", "_fit_and_predict"):
+        lambda local: local.get("method") in ("predict_proba", "predict_log_proba", "decision_function"),
+    # StackingClassifier and VotingClassifier
+    ("sklearn.ensemble._base", "_fit_single_estimator"): lambda local: True,
+}
 
 
-def resolve_device(device):
-    """Turn 'auto', 'cpu', 'cuda' or 'cuda:N' into an available device string.
+def reencoding_caller():
+    """The scikit-learn function that is fitting on re-encoded labels up the call stack, or None.
 
-    Raises
-    ------
-    ValueError
-        For an unknown device, or CUDA asked for where no GPU exists.
+    Such tools replace each label by its rank among the labels present
+    (``LabelEncoder``), which keeps class names apart but turns sums into
+    other sums: if no training image sums to 0, every sum shifts down by one.
+    The call stack is the only trace of it, in joblib's worker processes too,
+    since the re-encoding function itself runs there.
     """
-    if isinstance(device, torch.device):
-        device = str(device)
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        return "cpu"
-    if not isinstance(device, str):
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}.")
-    try:
-        parsed = torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}.") from error
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but no CUDA GPU is available here. Use device='cpu', or device='auto' "
-            "to take a GPU only when there is one."
-        )
-    if parsed.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}.")
-    return device
+    frame = sys._getframe(1)
+    while frame is not None:
+        test = _REENCODING_FITS.get((frame.f_globals.get("__name__"), frame.f_code.co_name))
+        if test is not None and test(frame.f_locals):
+            return frame.f_code.co_name
+        frame = frame.f_back
+    return None

@@ -11,12 +11,12 @@ run as a plain script it trains in one process, on the CPU with
 Needs the ``accelerate`` extra: ``pip install "sk_digitsum[accelerate]"``.
 """
 
-import contextlib
+import inspect
 import pickle
 
 from skorch.hf import AccelerateMixin
 
-from .estimators import _MISSING, DigitHeadsClassifier, DigitSumClassifier
+from .estimators import DigitHeadsClassifier, DigitSumClassifier
 from .persistence import saved_class
 
 
@@ -31,13 +31,23 @@ class _AcceleratedMixin(AccelerateMixin):
         # default is the accelerator's): keep print, so verbose=0 stays silent.
         super().__init__(*args, callbacks__print_log__sink=callbacks__print_log__sink, **kwargs)
 
-    def _resolve_device(self):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+
+        # scikit-learn's repr and HTML repr show the parameters that differ from the
+        # defaults in __init__'s signature: give each class the whole list.
+        def __init__(self, *args, **params):
+            _AcceleratedMixin.__init__(self, *args, **params)
+
+        __init__.__signature__ = _signature_with_accelerator(cls)
+        cls.__init__ = __init__
+
+    def _compute_device(self):
         return str(self.accelerator.device)
 
-    @contextlib.contextmanager
-    def _skorch_device(self):
-        # skorch must leave device=None: the accelerator places the modules.
-        yield
+    def _device_for_skorch(self):
+        # None: skorch leaves placement to the accelerator.
+        return self.device
 
     def _initialize_accelerator(self):
         # The losses have no weights, and DistributedDataParallel refuses to wrap
@@ -57,9 +67,20 @@ class _AcceleratedMixin(AccelerateMixin):
                 f"with clf.save(path) and load it with {saved_class(self).__name__}.load(path)."
             ) from error
 
-    def _default_params(self):
-        # The accelerator has no default: always shown.
-        return {**type(self)(accelerator=self.accelerator).get_params(deep=False), "accelerator": _MISSING}
+
+def _signature_with_accelerator(cls):
+    """The plain estimator's parameters, device left to the accelerator, and the accelerator's."""
+    plain = next(base for base in cls.__mro__ if base in (DigitHeadsClassifier, DigitSumClassifier))
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [param for name, param in inspect.signature(plain.__init__).parameters.items()
+              if name != "device" and param.kind is not param.VAR_KEYWORD]
+    return inspect.Signature(params + [
+        inspect.Parameter("accelerator", keyword),
+        inspect.Parameter("device", keyword, default=None),
+        inspect.Parameter("unwrap_after_train", keyword, default=True),
+        inspect.Parameter("callbacks__print_log__sink", keyword, default=print),
+        inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
+    ])
 
 
 _DOC = """:class:`~sk_digitsum.{plain}` trained through Hugging Face Accelerate.

@@ -60,17 +60,20 @@ class EMA(Callback):
         return self
 
     def on_train_begin(self, net, **kwargs):
-        self.averaged_ = AveragedModel(
-            unwrap(net.module_), multi_avg_fn=functools.partial(ema_multi_avg, beta=self.beta), use_buffers=True
-        )
+        self.averaged_ = None
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and self.averaged_ is None:
+            # Made at the first step rather than at on_train_begin, so that the average starts
+            # from the weights that callbacks running after this one (LoadInitState) loaded.
+            self.averaged_ = AveragedModel(unwrap(net.module_), use_buffers=True,
+                                           multi_avg_fn=functools.partial(ema_multi_avg, beta=self.beta))
+        if not training and not self.swapped_ and self._has_average():
+            self._swap(net)
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training:
             self.averaged_.update_parameters(unwrap(net.module_))
-
-    def on_batch_begin(self, net, training=False, **kwargs):
-        if not training and not self.swapped_ and self._has_average():
-            self._swap(net)
 
     def on_epoch_end(self, net, **kwargs):
         if self.swapped_:

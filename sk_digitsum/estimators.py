@@ -1,55 +1,81 @@
-"""scikit-learn estimators: skorch nets that read the sum of handwritten digits."""
+"""scikit-learn estimators: skorch nets that read the sum of handwritten digits.
+
+The path of ``fit(X, y)``: the parameters (scikit-learn's constraints) and
+the images and labels are checked here, before anything changes; then
+skorch's fit loop runs the training path of ``_training`` (split, batches,
+augmentation, forward pass under the precision policy, loss, callbacks).
+Prediction (``_prediction``) runs a folded copy of the network; saving and
+pickling live in ``persistence``.
+"""
 
 import contextlib
-import copy
-import inspect
+import numbers
+import os
 import warnings
 
 import numpy as np
 import torch
-from sklearn.base import clone
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNetClassifier
-from skorch.callbacks import (
-    EpochScoring, EpochTimer, GradientNormClipping, PassthroughScoring, PrintLog, ProgressBar,
+from sklearn.utils._param_validation import (
+    Hidden, Interval, Options, StrOptions, validate_parameter_constraints,
 )
-from skorch.exceptions import DeviceWarning
-from skorch.utils import to_numpy
-from torch.fx.experimental.optimization import fuse
-from torch.optim.lr_scheduler import CosineAnnealingLR
-from torch.utils.data import IterableDataset, Subset
+from skorch import NeuralNetClassifier
+from skorch.callbacks import Callback
+from skorch.dataset import Dataset
+from torch.utils.data import DataLoader
 
-from . import _validation
-from .callbacks import EMA, LRScheduler
-from .nn import DigitHeadsLoss, DigitHeadsNet, DigitSumNet, SumLoss, check_backbone, unwrap
-from .synthetic import RealAndSyntheticStream, SyntheticDigitStream, SyntheticDigitsGenerator, distort_slots
-
-# Per-slot distortions applied to training batches when ``augment=True``.
-# Chosen on held-out embedded digits (benchmarks/tune_defaults.py): these
-# ranges kept the tight accuracy of milder ones (95.2%) and lifted accuracy
-# on scanned-like images from 73% to 92%. A 1-pixel elastic distortion read
-# scanned-like images better on each of five folds (98.82% against 98.63%
-# per digit) and tight ones as well (99.24% against 99.27%;
-# benchmarks/fold_sweep.py).
-AUGMENTATION = dict(rotation=15.0, scale=(0.8, 1.2), shift=(4.0, 2.5), stroke=0.8, noise=0.12, elastic=1.0)
-
+from . import _validation, persistence
+from ._device import MIXED_PRECISION, resolve_device, skorch_sees
+from ._prediction import SumPredictionMixin
+from ._training import TrainingStepMixin
+from .augment import AUGMENTATION
+from .datasets import DIGIT_SIZE
+from .nn import BACKBONES, DigitHeadsLoss, DigitHeadsNet, DigitSumNet, SumLoss, check_backbone, describe_backbones
+from .persistence import PersistenceMixin
+from .streams import SeededValidSplit, fitted_source
+from .synthetic import SyntheticDigitsGenerator
 
 _MISSING = object()
+# skorch 1.4's set_params raises for these on an initialised net, though they touch no component.
 _LOADER_PREFIXES = ("iterator_train__", "iterator_valid__", "dataset__")
+_DEFAULT_SPLIT = SeededValidSplit(0.1)
+
+_PARAMETER_CONSTRAINTS = {
+    "backbone": [StrOptions(set(BACKBONES))],
+    "depth": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    "n_digits": [Interval(numbers.Integral, 1, None, closed="left")],
+    "image_shape": [tuple, list, None],
+    "ema_beta": [Interval(numbers.Real, 0, 1, closed="left"), None],
+    "pretrained": ["boolean", str, os.PathLike, None],
+    "augment": ["boolean", dict],
+    "synthetic": [SyntheticDigitsGenerator, None],
+    "synthetic_weight": [Interval(numbers.Real, 0, None, closed="left")],
+    "n_synthetic": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    "device": [str, torch.device, None],
+    "mixed_precision": [StrOptions(set(MIXED_PRECISION))],
+    "random_state": ["random_state"],
+    "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+    "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+    "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), Options(numbers.Integral, {-1})],
+    "optimizer": [callable],
+    "train_split": [callable, None],
+    "callbacks": [list, tuple, StrOptions({"disable"}), None],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "classes": ["array-like", None],
+    "compile": ["boolean"],
+    "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left"), Hidden(StrOptions({"deprecated"}))],
+}
 
 
-def _sum_accuracy(net, X, y):
-    """Validation scorer: sum accuracy from internal targets, without re-validating X."""
-    sums = to_numpy(y)[:, -2] if np.ndim(y) == 2 else to_numpy(y)
-    return float(np.mean(net._sum_proba(X).argmax(axis=1) == sums))
-
-
-class _DigitClassifierBase(NeuralNetClassifier):
+class _DigitClassifierBase(TrainingStepMixin, SumPredictionMixin, PersistenceMixin, NeuralNetClassifier):
     """Shared machinery of the digit-sum estimators; not for direct use."""
 
     _network = None
     _criterion = None
+
+    _parameter_constraints = _PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -57,13 +83,13 @@ class _DigitClassifierBase(NeuralNetClassifier):
         depth=None,
         *,
         n_digits=4,
+        image_shape=None,
         ema_beta=0.99,
         pretrained=False,
         augment=True,
         synthetic=None,
         synthetic_weight=1.0,
         n_synthetic=None,
-        validation_fraction=0.1,
         device="auto",
         mixed_precision="auto",
         random_state=None,
@@ -71,78 +97,117 @@ class _DigitClassifierBase(NeuralNetClassifier):
         lr=3e-3,
         batch_size=128,
         optimizer=torch.optim.AdamW,
+        train_split=_DEFAULT_SPLIT,
         callbacks=None,
         verbose=1,
+        warm_start=False,
+        classes=None,
+        validation_fraction="deprecated",
+        module=None,
+        criterion=None,
+        iterator_train=DataLoader,
+        iterator_valid=DataLoader,
+        dataset=Dataset,
+        predict_nonlinearity="auto",
+        compile=False,
+        use_caching="auto",
+        torch_load_kwargs=None,
         **kwargs,
     ):
-        kwargs.setdefault("module", self._network)
-        kwargs.setdefault("criterion", self._criterion)
-        kwargs.setdefault("train_split", None)
-        kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(
-            optimizer=optimizer, lr=lr, max_epochs=max_epochs, batch_size=batch_size,
-            callbacks=callbacks, verbose=verbose, device=device, **kwargs,
+            module, criterion=criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
+            batch_size=batch_size, iterator_train=iterator_train, iterator_valid=iterator_valid,
+            dataset=dataset, train_split=train_split, callbacks=callbacks,
+            predict_nonlinearity=predict_nonlinearity, warm_start=warm_start, verbose=verbose, device=device,
+            compile=compile, use_caching=use_caching, torch_load_kwargs=torch_load_kwargs, classes=classes,
+            **kwargs,
         )
         self.backbone = backbone
         self.depth = depth
         self.n_digits = n_digits
+        self.image_shape = image_shape
         self.ema_beta = ema_beta
         self.pretrained = pretrained
         self.augment = augment
         self.synthetic = synthetic
         self.synthetic_weight = synthetic_weight
         self.n_synthetic = n_synthetic
-        self.validation_fraction = validation_fraction
         self.mixed_precision = mixed_precision
         self.random_state = random_state
+        self.validation_fraction = validation_fraction
 
-    # ------------------------------------------------------------------ checks
+    # scikit-learn's repr, HTML repr included: the parameters that differ from their defaults.
+    __repr__ = BaseEstimator.__repr__
+
+    def get_params(self, deep=True, **kwargs):
+        # skorch lists every attribute without a trailing underscore, its own bookkeeping too.
+        return {name: value for name, value in super().get_params(deep=deep, **kwargs).items()
+                if not name.startswith("_")}
+
+    def _get_params_html(self, deep=True, doc_link=""):
+        # The HTML table lists the estimator's own parameters; skorch's deep ones add the settings
+        # of every default callback, which scikit-learn would mark as set by the user.
+        return super()._get_params_html(deep=False, doc_link=doc_link)
+
+    # ----------------------------------------------------------------- checks
     def _check_params(self):
+        validate_parameter_constraints(self._parameter_constraints, self.get_params(deep=False),
+                                       caller_name=type(self).__name__)
         check_backbone(self.backbone, self.depth, self.pretrained)
-        _validation.check_positive_int(self.n_digits, "n_digits")
-        _validation.check_positive_int(self.max_epochs, "max_epochs", allow_zero=True)
-        _validation.check_positive_int(self.batch_size, "batch_size")
-        if self.ema_beta is not None:
-            _validation.check_fraction(self.ema_beta, "ema_beta")
-        _validation.check_fraction(self.validation_fraction, "validation_fraction")
-        _validation.check_mixed_precision(self.mixed_precision)
-        if not isinstance(self.lr, (int, float)) or not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
-        if not isinstance(self.augment, (bool, dict)) or (
-                isinstance(self.augment, dict) and set(self.augment) - set(AUGMENTATION)):
+        _validation.check_classes(self.classes, self.n_digits)
+        if self.image_shape is not None:
+            _validation.check_range(self.image_shape, "image_shape", low=DIGIT_SIZE, ordered=False)
+        if isinstance(self.augment, dict) and set(self.augment) - set(AUGMENTATION):
             raise ValueError(f"augment must be True, False or a dict with some of the keys {sorted(AUGMENTATION)}; "
                              f"got {self.augment!r}.")
-        if self.synthetic is not None and not isinstance(self.synthetic, SyntheticDigitsGenerator):
-            raise TypeError(
-                f"synthetic must be a SyntheticDigitsGenerator or None, got {type(self.synthetic).__name__}."
+        if self.validation_fraction != "deprecated":
+            warnings.warn("validation_fraction is deprecated and will be removed; pass "
+                          f"train_split=SeededValidSplit({self.validation_fraction}) (from sk_digitsum.streams), "
+                          "or train_split=None for no validation.", FutureWarning)
+        self._compute_device()  # raises for a device that is not here
+
+    def _compute_device(self):
+        """Where batches and the network go: the ``device`` parameter with 'auto' resolved."""
+        return resolve_device(self.device)
+
+    def _device_for_skorch(self):
+        """The device skorch places modules on and maps loaded tensors to."""
+        return self._compute_device()
+
+    def _labels_are_sums(self):
+        """Whether training reads the labels as sums (the digit heads, or any mix with synthetic digits)."""
+        return self.synthetic is not None
+
+    def _training_data(self, X, y, resume):
+        """Check everything a fit needs; return X and y as skorch's fit loop takes them.
+
+        Nothing of the estimator changes before all checks pass, so a failed
+        call leaves a fitted estimator as it was.
+        """
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None: "
+                             "give the sums (n,) or the digits (n, n_digits) of the images.")
+        self._check_params()
+        resume = resume and self.initialized_
+        expected_shape = self.image_shape_ if resume else self.image_shape
+        images = _validation.check_images(X, expected_shape=expected_shape)
+        sums, digits = _validation.check_labels(y, len(images), self.n_digits)
+        caller = _validation.reencoding_caller()
+        if caller is not None and self._labels_are_sums():
+            raise ValueError(
+                f"scikit-learn's {caller} re-encodes the labels as 0..k-1 over the labels present before "
+                f"fitting, which turns sums into other sums, and {type(self).__name__} reads them as sums. "
+                "Fit the estimator first and hand it over as sklearn.frozen.FrozenEstimator(fitted), or see "
+                "'Meta-estimators' in the user guide for each tool's recipe."
             )
-        if not self.synthetic_weight >= 0:
-            raise ValueError(f"synthetic_weight must be >= 0, got {self.synthetic_weight!r}.")
-        if self.n_synthetic is not None:
-            _validation.check_positive_int(self.n_synthetic, "n_synthetic")
-        check_random_state(self.random_state)
-        return self._resolve_device()
-
-    def _resolve_device(self):
-        """The device training runs on ('auto' resolved)."""
-        return _validation.resolve_device(self.device)
-
-    def _check_predict_images(self, X):
-        check_is_fitted(self, "image_shape_")
-        return _validation.check_images(X, expected_shape=self.image_shape_)
-
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "image_shape_")
-
-    @property
-    def classes_(self):
-        """The possible sums, 0..9 * n_digits."""
-        check_is_fitted(self, "image_shape_")
-        return np.arange(9 * self.n_digits + 1)
-
-    def check_data(self, X, y):
-        # Classes are fixed by n_digits, never inferred from y.
-        pass
+        synthetic = None if self.synthetic is None else fitted_source(
+            self.synthetic, self.n_digits, images.shape[2:], self.verbose)
+        if self.device == "auto" and self.verbose and self._compute_device() == "cpu":
+            print("device='auto': no CUDA GPU found, training on the CPU.")
+        self.synthetic_ = synthetic
+        if not resume:
+            self.image_shape_ = tuple(images.shape[2:])
+        return (images if digits is None else {"images": images, "digits": digits}), sums
 
     # -------------------------------------------------------------------- fit
     def fit(self, X, y, **fit_params):
@@ -158,16 +223,21 @@ class _DigitClassifierBase(NeuralNetClassifier):
         y : array-like of shape (n_samples,) or (n_samples, n_digits)
             The sum of each image's digits, or the digits themselves.
         **fit_params : dict
-            Passed to the module's forward.
+            Passed to the module's forward and to ``train_split``.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, fit_params, resume=self.warm_start)
+        X, sums = self._training_data(X, y, resume=self.warm_start)
+        with self._seeded():
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+            super().partial_fit(X, sums, _routing_method="fit", **fit_params)
+        return self
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
+    def partial_fit(self, X, y, classes=None, **fit_params):
         """Train ``max_epochs`` more epochs, starting from the current weights.
 
         Parameters
@@ -175,367 +245,110 @@ class _DigitClassifierBase(NeuralNetClassifier):
         X, y, **fit_params
             As in :meth:`fit`.
         classes : ignored
-            The classes are always the sums 0..9 * n_digits.
+            Set the sums predicted with the ``classes`` parameter.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, fit_params, resume=True)
-
-    def _fit(self, X, y, fit_params, resume):
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None: "
-                             "give the sums (n,) or the digits (n, n_digits) of the images.")
-        device = self._check_params()
-        resume = resume and self.__sklearn_is_fitted__()
-        X = _validation.check_images(X, expected_shape=self.image_shape_ if resume else None)
-        targets = _validation.encode_targets(y, len(X), self.n_digits)
-        synthetic = self._fitted_synthetic(X)
-        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        if self.device == "auto" and device == "cpu" and self.verbose:
-            print("device='auto': no CUDA GPU found, training on the CPU.")
-        # Everything is valid: only now may fitted state change.
-        self.device_ = device
-        self.image_shape_ = tuple(X.shape[2:])
-        self.fit_seed_ = seed
-        self.synthetic_ = synthetic
-        devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            if not resume:
-                self.initialize()
-            super().partial_fit(X, targets, **fit_params)
+        X, sums = self._training_data(X, y, resume=True)
+        with self._seeded():
+            super().partial_fit(X, sums, **fit_params)
         return self
-
-    def _fitted_synthetic(self, X):
-        if self.synthetic is None:
-            return None
-        if hasattr(self.synthetic, "images_"):
-            generator = copy.copy(self.synthetic)  # shares the bank; leaves the user's object alone
-        else:
-            from .datasets import load_digit_bank
-
-            generator = clone(self.synthetic).fit(*load_digit_bank())
-        if not self.verbose:
-            generator.set_params(verbose=0)
-        if generator.n_digits != self.n_digits or X.shape[2:] != (28, 28 * self.n_digits):
-            raise ValueError(
-                f"The synthetic generator makes 28x{28 * generator.n_digits} images of {generator.n_digits} "
-                f"digits but X holds {X.shape[2]}x{X.shape[3]} images and n_digits={self.n_digits}."
-            )
-        return generator
 
     @contextlib.contextmanager
-    def _skorch_device(self):
-        """Let skorch, which moves modules to ``self.device``, see the resolved device ('auto' is ours)."""
-        held = self.device
-        self.device = getattr(self, "device_", None) or self._resolve_device()
-        try:
+    def _seeded(self):
+        """Seed torch's generators from ``random_state`` for one fit, leaving the caller's state alone."""
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        device = self._compute_device()
+        with torch.random.fork_rng(devices=[torch.device(device).index or 0] if device.startswith("cuda") else []):
+            torch.manual_seed(seed)
             yield
-        finally:
-            self.device = held
 
-    def initialize(self):
-        with self._skorch_device():
-            return super().initialize()
-
-    def set_params(self, **params):
-        # A fitted net re-initialises its module for module__* parameters and the like.
-        device = params.pop("device", None)
-        if self.initialized_:
-            # skorch 1.4 raises for loader options on an initialised net, though they touch no component.
-            loader_params = [key for key in params if key.startswith(_LOADER_PREFIXES)]
-            for key in loader_params:
-                setattr(self, key, params.pop(key))
-        if params:
-            if self.initialized_:
-                with self._skorch_device():
-                    super().set_params(**params)
-            else:
-                super().set_params(**params)
-        if device is not None:
-            self.device = device
-        return self
-
-    def initialize_module(self):
-        module = self.module(
-            backbone=self.backbone, depth=self.depth, pretrained=self.pretrained,
-            image_shape=self.image_shape_, n_digits=self.n_digits, **self.get_params_for("module"),
-        )
-        # Channels-last convolutions are faster on CPUs and on GPUs' tensor cores.
-        self.module_ = module.to(memory_format=torch.channels_last)
-        return self
-
-    def initialize_criterion(self):
-        self.criterion_ = self.criterion(synthetic_weight=self.synthetic_weight)
-        return self
-
-    @property
-    def _default_callbacks(self):
-        callbacks = [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("valid_acc", EpochScoring(_sum_accuracy, name="valid_acc", lower_is_better=False, use_caching=True)),
-            ("lr_scheduler", LRScheduler(CosineAnnealingLR, T_max=max(self.max_epochs, 1))),
-            ("gradient_clipping", GradientNormClipping(gradient_clip_value=5.0)),
-        ]
-        if self.ema_beta is not None:
-            callbacks.append(("ema", EMA(beta=self.ema_beta)))
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks.append(("print_log", PrintLog()))
-        return callbacks
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        dataset = self.get_dataset(X, y)
-        n_valid = int(round(self.validation_fraction * len(dataset)))
-        if n_valid == 0 or n_valid == len(dataset):
-            dataset_train, dataset_valid = dataset, None
-        else:
-            order = np.random.RandomState(self.fit_seed_).permutation(len(dataset))
-            dataset_train, dataset_valid = Subset(dataset, order[n_valid:]), Subset(dataset, order[:n_valid])
-        if self.synthetic_ is not None:
-            stream = SyntheticDigitStream(self.synthetic_, self.n_synthetic or len(dataset_train),
-                                          random_state=self.fit_seed_)
-            dataset_train = RealAndSyntheticStream(dataset_train, stream, as_float=X.dtype != np.uint8)
-        return dataset_train, dataset_valid
-
-    def get_iterator(self, dataset, training=False):
-        prefix = "iterator_train" if training else "iterator_valid"
-        kwargs = {"batch_size": self.batch_size, **self.get_params_for(prefix)}
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = len(dataset)
-        if isinstance(dataset, IterableDataset):
-            kwargs.pop("shuffle", None)  # a stream shuffles itself; DataLoader refuses the option
-        if self.device_.startswith("cuda"):
-            kwargs.setdefault("pin_memory", True)  # lets batches go to the GPU while it computes
-        return getattr(self, prefix)(dataset, **kwargs)
-
-    # --------------------------------------------------------------- training
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
-        except KeyboardInterrupt:
-            # skorch stops quietly and runs on_train_end (EMA keeps its average).
-            kept = "their moving average (EMA)" if self.ema_beta is not None else "them"
-            warnings.warn(f"Training interrupted after {len(self.history)} epochs; the model keeps the weights "
-                          f"reached so far, as {kept}.", UserWarning)
+        except KeyboardInterrupt as interrupt:
+            # A callback raises KeyboardInterrupt to stop training (EarlyStopping does); only
+            # one from anywhere else is the user's Ctrl-C. skorch then ends training quietly.
+            if not _raised_by_callback(interrupt):
+                kept = "their moving average (EMA)" if self.ema_beta is not None else "them"
+                warnings.warn(f"Training interrupted in epoch {len(self.history)}; the model keeps the "
+                              f"weights reached so far, as {kept}.", UserWarning)
             raise
 
-    def infer(self, x, **fit_params):
-        x = self._to_device(x)
-        if self.augment and self.module_.training:
-            x = self._augment(x)
-        return self._forward(self.module_, x, **fit_params)
+    # ------------------------------------------------------- skorch components
+    def initialize(self):
+        with skorch_sees(self, self._device_for_skorch()):
+            return super().initialize()
 
-    def _to_device(self, batch):
-        # Pinned batches then copy to a GPU while it still computes the previous step.
-        return torch.as_tensor(batch).to(self.device_, non_blocking=True)
+    def initialize_module(self):
+        shape = self.image_shape or getattr(self, "image_shape_", None) or (DIGIT_SIZE, DIGIT_SIZE * self.n_digits)
+        module = (self.module or self._network)(
+            backbone=self.backbone, depth=self.depth, pretrained=self.pretrained,
+            image_shape=tuple(shape), n_digits=self.n_digits, **self.get_params_for("module"),
+        )
+        # Channels-last convolutions are faster on CPUs and on GPUs' tensor cores.
+        self.module_ = module.to(memory_format=torch.channels_last)
+        self.image_shape_ = tuple(shape)
+        self.device_ = self._compute_device()
+        return self
 
-    def _forward(self, module, x, **fit_params):
-        x = x.contiguous(memory_format=torch.channels_last)
-        dtype = _validation.autocast_dtype(self.mixed_precision, self.device_)
-        with torch.autocast(torch.device(self.device_).type, dtype=dtype, enabled=dtype is not None):
-            return module(x, **fit_params)
+    def initialize_criterion(self):
+        criterion = self.criterion or self._criterion
+        self.criterion_ = criterion(synthetic_weight=self.synthetic_weight, **self.get_params_for("criterion"))
+        return self
 
-    def _augment(self, x):
-        n, _, height, width = x.shape
-        if width % self.n_digits:
-            return x
-        slots = x.float().view(n, height, self.n_digits, width // self.n_digits).permute(0, 2, 1, 3)
-        if x.dtype == torch.uint8:
-            slots = slots / 255
-        distortions = AUGMENTATION if self.augment is True else {**AUGMENTATION, **self.augment}
-        return distort_slots(slots, **distortions).unsqueeze(1)
+    def set_params(self, **params):
+        device = params.pop("device", _MISSING)
+        if self.initialized_:
+            for key in [key for key in params if key.startswith(_LOADER_PREFIXES)]:
+                setattr(self, key, params.pop(key))
+            with skorch_sees(self, self._device_for_skorch()):
+                super().set_params(**params)
+        else:
+            super().set_params(**params)
+        if device is not _MISSING:
+            self.device = device
+        return self
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred, self._to_device(y_true))
-        if training and not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"The training loss became {loss.item()} at epoch {len(self.history)}: training diverged. "
-                f"Lower the learning rate (lr={self.lr}), e.g. to {self.lr / 10:g}."
-            )
-        return loss
-
-    # ------------------------------------------------------------- prediction
-    def _sum_proba(self, X):
-        """Sum probabilities for a dataset (validation scoring, which may replay cached outputs)."""
-        return self._sum_proba_of(self.forward_iter(X, training=False, device=self.device_))
-
-    def _sum_proba_of(self, outputs):
-        network = unwrap(self.module_)
-        return np.concatenate([network.sum_log_probs(output).exp().cpu().numpy() for output in outputs])
-
-    def _prediction_module(self):
-        """The network in eval mode with each conv+BatchNorm pair folded into one conv.
-
-        Folding saves a pass over every activation (about 16% of DigitNet's
-        CPU prediction time). The folded copy is cached until the weights
-        change: any in-place update bumps a tensor's version counter.
-        """
-        tensors = [*self.module_.parameters(), *self.module_.buffers()]
-        key = (id(self.module_), sum(t._version for t in tensors))
-        cached = getattr(self, "prediction_module_", None)
-        if cached is None or cached[0] != key:
-            module = copy.deepcopy(self.module_).eval()
-            try:
-                module.backbone = fuse(module.backbone)
-            except Exception:  # a backbone fx cannot trace: predict unfused
-                pass
-            self.prediction_module_ = cached = (key, module)
-        return cached[1]
-
-    def _outputs(self, X):
-        """Network outputs for validated images, batch by batch."""
-        module = self._prediction_module()
-        batch_size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
-        with torch.inference_mode():
-            for start in range(0, len(X), batch_size):
-                yield self._forward(module, torch.from_numpy(X[start:start + batch_size]).to(self.device_))
-
-    def predict_proba(self, X):
-        """Probability of each possible sum.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
-            Images of the size seen in fit.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, 9 * n_digits + 1)
-            Column ``s`` is the probability that the digits sum to ``s``.
-        """
-        return self._sum_proba_of(self._outputs(self._check_predict_images(X)))
-
-    def predict(self, X):
-        """Most probable sum of each image.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
-            Images of the size seen in fit.
-
-        Returns
-        -------
-        sums : ndarray of shape (n_samples,)
-        """
-        return self.predict_proba(X).argmax(axis=1)
-
-    def score(self, X, y, sample_weight=None):
-        """Sum accuracy.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
-            Images.
-        y : array-like of shape (n_samples,) or (n_samples, n_digits)
-            True sums, or true digits (whose sums are compared).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
-
-        Returns
-        -------
-        score : float
-            Fraction of images whose sum is predicted exactly.
-        """
-        sums = _validation.target_sums(y, self.n_digits)
-        return float(np.average(self.predict(X) == sums, weights=sample_weight))
-
-    # ------------------------------------------------------------ persistence
-    def save(self, path):
-        """Save the fitted model in the safe format: JSON parameters and tensors only.
-
-        Unlike a pickle (``joblib.dump``), the file cannot run code when
-        loaded. Parameters that hold Python objects other than optimizers
-        and generators (custom callbacks, say) are not stored.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File to write.
-        """
-        from .persistence import save_model
-
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path):
-        """Load a model written by :meth:`save`, with ``torch.load(weights_only=True)``.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File written by :meth:`save`.
-
-        Returns
-        -------
-        estimator : fitted estimator of this class
-            On the CPU where the saved device is 'auto' or a missing GPU.
-        """
-        from .persistence import load_model
-
-        return load_model(path, expected_class=cls)
-
-    def __repr__(self):
-        # scikit-learn style: the class and the parameters that differ from its defaults.
-        defaults = self._default_params()
-        order = list(inspect.signature(_DigitClassifierBase.__init__).parameters)
-        params = sorted(self.get_params(deep=False).items(),
-                        key=lambda item: order.index(item[0]) if item[0] in order else len(order))
-        changed = []
-        for name, value in params:
-            default = defaults.get(name, _MISSING)
-            if name.startswith("_") or value is default:
-                continue
-            try:
-                same = bool(value == default)
-            except Exception:  # arrays, objects without a usable ==
-                same = False
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def _default_params(self):
-        return type(self)().get_params(deep=False)
-
-    # -------------------------------------------------------------- pickling
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("prediction_module_", None)  # derived from module_, rebuilt on demand
-        return state
-
-    def __setstate__(self, state):
-        requested = state["device"]
-        if requested == "auto":
-            state["device"] = state.get("device_", "cpu")
-        with warnings.catch_warnings():
-            if requested == "auto":
-                # 'auto' promises the CPU where no GPU is: no need to warn.
-                warnings.simplefilter("ignore", DeviceWarning)
-            super().__setstate__(state)
-        mapped = str(self.device)
-        if "device_" in state:
-            self.device_ = mapped
-        self.device = "auto" if requested == "auto" else mapped
+    def load_params(self, *args, **kwargs):
+        with skorch_sees(self, self._device_for_skorch()):
+            return super().load_params(*args, **kwargs)
 
 
-_COMMON_PARAMETERS = """
+def _sum_accuracy(net, X, y):
+    """The validation scorer that models pickled by sk_digitsum 0.3 name; they unpickle and train on with it."""
+    return float(np.mean(net.predict(X) == np.asarray(y)))
+
+
+def _raised_by_callback(interrupt):
+    """Whether a KeyboardInterrupt was raised by a skorch callback rather than by Ctrl-C."""
+    traceback = interrupt.__traceback__
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return isinstance(traceback.tb_frame.f_locals.get("self"), Callback)
+
+
+_DOC_TEMPLATE = """{summary}
+
     Parameters
     ----------
-    backbone : {"digitnet", "convnet", "resnet"}, default="digitnet"
-        Feature extractor. ``"digitnet"`` is the small fast default,
-        ``"convnet"`` the seed report's 4-layer baseline, ``"resnet"``
-        torchvision's ResNet adapted to one channel and small images.
+    backbone : {{{backbone_names}}}, default="digitnet"
+        Feature extractor:
+
+{backbones}
     depth : int or None, default=None
         Backbone depth: ResNet 18, 34, 50 or 101 (default 18); DigitNet conv
         layers, 1-16 (default 6, in ``module__stages=3`` stages; a depth
         below 3 needs fewer stages). None takes the backbone's default.
     n_digits : int, default=4
         Digits per image; sums run over 0..9 * n_digits.
+    image_shape : (int, int) or None, default=None
+        (H, W) of the images the network reads. None: those of the images
+        seen in fit, and 28 x 28 * n_digits for a network built before fit
+        (``initialize()``).
     ema_beta : float or None, default=0.99
         Smoothing factor of the :class:`~sk_digitsum.callbacks.EMA` of the
         weights; None turns EMA off.
@@ -546,9 +359,9 @@ _COMMON_PARAMETERS = """
     augment : bool or dict, default=True
         Randomly distort each digit slot of every training batch: rotation,
         scale, shift, stroke width, a smooth elastic warp and noise, with the
-        ranges of ``sk_digitsum.estimators.AUGMENTATION``. A dict overrides
+        ranges of ``sk_digitsum.augment.AUGMENTATION``. A dict overrides
         some of them, with the meanings of :class:`SyntheticDigitsGenerator`'s
-        parameters (``{"elastic": 0.0}`` gives the augmentation of 0.2).
+        parameters (``{{"elastic": 0.0}}`` gives the augmentation of 0.2).
     synthetic : SyntheticDigitsGenerator or None, default=None
         If given, each epoch adds fresh digit-labelled synthetic images to the
         training set. An unfitted generator is fitted on the embedded bank.
@@ -556,12 +369,9 @@ _COMMON_PARAMETERS = """
         Weight of the synthetic images' loss against the real images'.
     n_synthetic : int or None, default=None
         Synthetic images per epoch; None matches the real training set.
-    validation_fraction : float, default=0.1
-        Fraction of the training images held out to report ``valid_loss`` and
-        ``valid_acc`` each epoch; 0 trains on all.
-    device : {"auto", "cpu", "cuda"} or str, default="auto"
+    device : {{"auto", "cpu", "cuda"}} or str, default="auto"
         Where to train; ``"auto"`` takes a CUDA GPU if there is one.
-    mixed_precision : {"auto", "bf16", "no"}, default="auto"
+    mixed_precision : {{"auto", "bf16", "no"}}, default="auto"
         Run the backbone under bfloat16 autocast (weights, heads and losses
         stay float32). ``"auto"`` does so where the hardware computes bfloat16
         natively (recent CUDA GPUs; CPUs with AVX512-BF16 or AMX), which
@@ -578,27 +388,40 @@ _COMMON_PARAMETERS = """
         Images per batch.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Set its options with ``optimizer__weight_decay=...`` and the like.
+    train_split : callable or None, default=SeededValidSplit(0.1)
+        skorch's split of the training images into training and validation
+        parts, as ``ValidSplit(5)`` or ``predefined_split(dataset)``; the
+        default holds out a random 10%, drawn from ``random_state``; None
+        trains on all.
     callbacks : list of skorch callbacks or None, default=None
-        Added to the defaults (timer, losses, ``valid_acc``, cosine learning
-        rate, gradient-norm clipping at 5, EMA, progress printing).
+        Added to the defaults: timer, losses, ``valid_acc``, cosine learning
+        rate (``lr_scheduler``), gradient-norm clipping at 5
+        (``gradient_clipping``), ``ema``, progress printing.
     verbose : int, default=1
         1 prints one line per epoch (loss, validation accuracy, time); 2 adds
         a progress bar over the batches of each epoch; 0 prints nothing.
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the current weights.
+    classes : array-like of int or None, default=None
+        The sums ``predict_proba`` gives columns for, in order. None: the
+        sums seen in fit (scikit-learn's convention); ``range(37)`` gives every
+        sum of 4 digits.
+    validation_fraction : float
+        Deprecated: pass ``train_split=SeededValidSplit(fraction)``.
     **kwargs
-        Any other :class:`skorch.NeuralNet` parameter.
-"""
+        Any other :class:`skorch.NeuralNet` parameter: ``module__*`` options of
+        the network, ``compile``, ``iterator_train__num_workers``, ...
 
-_COMMON_ATTRIBUTES = """
     Attributes
     ----------
     module_ : torch.nn.Module
         The trained network (with the EMA weights when EMA is on).
     history_ : skorch.History
         Per-epoch records: ``train_loss``, ``valid_loss``, ``valid_acc``, ``dur``.
-    classes_ : ndarray of shape (9 * n_digits + 1,)
-        The possible sums.
+    classes_ : ndarray of shape (n_classes,)
+        The sums ``predict_proba``'s columns stand for.
     image_shape_ : tuple of int
-        (H, W) of the images seen in fit.
+        (H, W) of the images the network reads.
     device_ : str
         The device used, with ``"auto"`` resolved.
     synthetic_ : SyntheticDigitsGenerator or None
@@ -606,12 +429,18 @@ _COMMON_ATTRIBUTES = """
 """
 
 
+def _doc(summary):
+    return _DOC_TEMPLATE.format(summary=summary, backbones=describe_backbones(indent=8),
+                                backbone_names=", ".join(f'"{name}"' for name in BACKBONES))
+
+
 class DigitSumClassifier(_DigitClassifierBase):
-    __doc__ = """Predict the sum of the handwritten digits in an image directly.
+    __doc__ = _doc("""Predict the sum of the handwritten digits in an image directly.
 
     A backbone and a small MLP head score the 9 * n_digits + 1 possible sums;
-    training minimises their cross-entropy.
-    """ + _COMMON_PARAMETERS + _COMMON_ATTRIBUTES + """
+    training minimises their cross-entropy. The labels are class labels to
+    it: tools that re-encode them, such as ``StackingClassifier``, work.
+    """) + """
     See Also
     --------
     DigitHeadsClassifier : One head per digit, usually more accurate.
@@ -622,8 +451,8 @@ class DigitSumClassifier(_DigitClassifierBase):
     >>> from sk_digitsum.datasets import load_digit_bank, make_digit_sums
     >>> X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=64, random_state=0)
     >>> clf = DigitSumClassifier(max_epochs=1, verbose=0, random_state=0).fit(X, y)
-    >>> clf.predict_proba(X[:2]).shape
-    (2, 37)
+    >>> clf.predict_proba(X[:2]).shape == (2, len(clf.classes_))
+    True
     """
 
     _network = DigitSumNet
@@ -631,14 +460,14 @@ class DigitSumClassifier(_DigitClassifierBase):
 
 
 class DigitHeadsClassifier(_DigitClassifierBase):
-    __doc__ = """Read each digit with its own head; predict the sum of the digits.
+    __doc__ = _doc("""Read each digit with its own head; predict the sum of the digits.
 
     A backbone feeds one 10-way head per digit position. It learns from digit
     labels (cross-entropy per head) or from sum labels alone: the exact
     distribution of the sum is the convolution of the per-position digit
     distributions, and the loss is the negative log-likelihood of the true
     sum under it. ``predict`` returns the most probable sum.
-    """ + _COMMON_PARAMETERS + _COMMON_ATTRIBUTES + """
+    """) + """
     See Also
     --------
     DigitSumClassifier : Predicts the sum directly.
@@ -664,6 +493,9 @@ class DigitHeadsClassifier(_DigitClassifierBase):
     _network = DigitHeadsNet
     _criterion = DigitHeadsLoss
 
+    def _labels_are_sums(self):
+        return True
+
     def predict_digit_proba(self, X):
         """Probability of each digit at each position.
 
@@ -676,8 +508,8 @@ class DigitHeadsClassifier(_DigitClassifierBase):
         -------
         proba : ndarray of shape (n_samples, n_digits, 10)
         """
-        X = self._check_predict_images(X)
-        return np.concatenate([torch.softmax(logits.float(), dim=-1).cpu().numpy() for logits in self._outputs(X)])
+        return np.concatenate([torch.softmax(logits.detach().float(), dim=-1).cpu().numpy()
+                               for logits in self._outputs(X)])
 
     def predict_digits(self, X):
         """Most probable digit at each position.
@@ -692,3 +524,7 @@ class DigitHeadsClassifier(_DigitClassifierBase):
         digits : ndarray of shape (n_samples, n_digits)
         """
         return self.predict_digit_proba(X).argmax(axis=2)
+
+
+persistence.register_estimator(DigitSumClassifier)
+persistence.register_estimator(DigitHeadsClassifier)

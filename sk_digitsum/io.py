@@ -1,12 +1,16 @@
 """Reading image sets from disk: .npz archives and folders of PNG files."""
 
+import os
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions, validate_params
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
+@validate_params({"folder": [str, os.PathLike], "invert": ["boolean", StrOptions({"auto"})]},
+                 prefer_skip_nested_validation=True)
 def load_image_folder(folder, *, invert="auto"):
     """Load every image of a folder as one grey uint8 stack, in file-name order.
 

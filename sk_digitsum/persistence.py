@@ -11,14 +11,28 @@ import json
 import numbers
 import warnings
 
+import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
+from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
-from . import _validation
+from ._device import resolve_device
+from .nn import unwrap
+from .synthetic import SyntheticDigitsGenerator
 
 FORMAT = "sk_digitsum.safe"
-VERSION = 2
+VERSION = 3
 _OPTIMIZER_MODULE = "torch.optim"
+# The estimator classes a file may name, filled by register_estimator: this module
+# knows them without importing the estimators, which import it.
+_ESTIMATORS = {}
+
+
+def register_estimator(cls):
+    """Let model files hold estimators of ``cls`` (and name it for its subclasses)."""
+    _ESTIMATORS[cls.__name__] = cls
+    return cls
 
 
 def _encode(value):
@@ -29,14 +43,14 @@ def _encode(value):
         return int(value)
     if isinstance(value, numbers.Real):
         return float(value)
+    if isinstance(value, (np.ndarray, range)):
+        value = np.asarray(value).tolist()
     if isinstance(value, (list, tuple)):
         return {"__tuple__" if isinstance(value, tuple) else "__list__": [_encode(v) for v in value]}
     if isinstance(value, dict):
         return {"__dict__": {str(k): _encode(v) for k, v in value.items()}}
     if isinstance(value, type) and value.__module__.startswith(_OPTIMIZER_MODULE):
         return {"__optimizer__": value.__name__}
-    from .synthetic import SyntheticDigitsGenerator
-
     if isinstance(value, SyntheticDigitsGenerator):
         return {"__generator__": _encode(value.get_params())}
     raise TypeError(type(value).__name__)
@@ -58,17 +72,13 @@ def _decode(value):
             raise ValueError(f"Unknown optimizer {content!r} in the model file.")
         return optimizer
     if kind == "__generator__":
-        from .synthetic import SyntheticDigitsGenerator
-
         return SyntheticDigitsGenerator(**_decode(content))
     raise ValueError(f"Unknown parameter encoding {kind!r} in the model file.")
 
 
 def saved_class(estimator):
     """The estimator class a model file records: an accelerated estimator's plain class."""
-    from .estimators import DigitHeadsClassifier, DigitSumClassifier
-
-    return next(cls for cls in type(estimator).__mro__ if cls in (DigitHeadsClassifier, DigitSumClassifier))
+    return next(cls for cls in type(estimator).__mro__ if _ESTIMATORS.get(cls.__name__) is cls)
 
 
 def _upgrade_version_1(params, estimator_name):
@@ -92,8 +102,8 @@ def _storable_params(estimator):
     not_saved = getattr(estimator, "_not_saved", ())
     stored, skipped = {}, []
     for name, value in estimator.get_params(deep=False).items():
-        if name.startswith("_") or name in not_saved or (name in defaults and value is defaults[name]):
-            continue  # skorch internals, training-only settings, default objects the constructor rebuilds
+        if name in not_saved or (name in defaults and _is_default(value, defaults[name])):
+            continue  # training-only settings, default objects the constructor rebuilds
         try:
             stored[name] = _encode(value)
         except TypeError:
@@ -102,6 +112,11 @@ def _storable_params(estimator):
         warnings.warn(f"Parameters {skipped} hold Python objects that the safe format does not store; "
                       "the loaded model gets their defaults. Use joblib to keep them.", UserWarning)
     return stored
+
+
+def _is_default(value, default):
+    # A clone holds copies of the default objects: they count as defaults when they print the same.
+    return value is default or (type(value) is type(default) and repr(value) == repr(default))
 
 
 def save_model(estimator, path):
@@ -113,9 +128,7 @@ def save_model(estimator, path):
     path : str or path-like
         File to write.
     """
-    from sklearn.utils.validation import check_is_fitted
-
-    check_is_fitted(estimator, "image_shape_")
+    check_is_fitted(estimator)
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -123,7 +136,8 @@ def save_model(estimator, path):
         "params": json.dumps(_storable_params(estimator)),
         "image_shape": list(estimator.image_shape_),
         "history": json.dumps(estimator.history_.to_list(), default=float),
-        "state_dict": {k: v.detach().cpu() for k, v in estimator.module_.state_dict().items()},
+        "classes": [int(c) for c in estimator._sum_columns()],
+        "state_dict": {k: v.detach().cpu() for k, v in unwrap(estimator.module_).state_dict().items()},
     }
     torch.save(payload, path)
 
@@ -150,8 +164,6 @@ def load_model(path, expected_class=None):
         If the file is corrupt, not a model file, or holds another class or
         weights that do not fit the network its parameters describe.
     """
-    from . import estimators
-
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -160,10 +172,10 @@ def load_model(path, expected_class=None):
         raise ValueError(f"{path} is not a valid sk_digitsum model file (it may be corrupt): {error}") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an sk_digitsum model file saved with .save().")
-    if payload.get("version") not in (1, VERSION):
+    if payload.get("version") not in range(1, VERSION + 1):
         raise ValueError(f"{path} has format version {payload.get('version')}; this sk_digitsum reads 1 to {VERSION}.")
     name = payload["estimator"]
-    cls = getattr(estimators, name, None) if name in ("DigitHeadsClassifier", "DigitSumClassifier") else None
+    cls = _ESTIMATORS.get(name)
     if cls is None or (expected_class is not None and cls is not expected_class):
         wanted = expected_class.__name__ if expected_class is not None else "a known estimator"
         raise ValueError(f"{path} holds a {name}, not {wanted}.")
@@ -172,19 +184,79 @@ def load_model(path, expected_class=None):
         params = _upgrade_version_1(params, name)
     estimator = cls(**params)
     try:
-        device = _validation.resolve_device(estimator.device)
+        resolve_device(estimator.device)
     except ValueError:
         warnings.warn(f"The model was saved with device={estimator.device!r}, which is not available here; "
                       "loading it on the CPU.", UserWarning)
-        device = "cpu"
-    estimator.device_ = device
+        estimator.device = "cpu"
     estimator.image_shape_ = tuple(payload["image_shape"])
     with torch.random.fork_rng(devices=[]):
         estimator.initialize()
     try:
-        estimator.module_.load_state_dict(payload["state_dict"])
+        unwrap(estimator.module_).load_state_dict(payload["state_dict"])
     except RuntimeError as error:
         raise ValueError(f"The weights in {path} do not fit a {name} with the saved parameters: {error}") from error
-    estimator.module_.to(device)
     estimator.history_ = History(json.loads(payload["history"]))
+    # Files before version 3 predate classes_ as the sums seen in fit: they predict every sum.
+    estimator.classes_inferred_ = np.asarray(payload.get("classes", range(9 * estimator.n_digits + 1)))
     return estimator
+
+
+# Parameters that models pickled by sk_digitsum 0.3 lack; they unpickle with these.
+_ADDED_AFTER_0_3 = {"image_shape": None}
+
+
+class PersistenceMixin:
+    """The estimators' ``save``/``load`` in the safe format, and pickling that survives a change of device."""
+
+    def save(self, path):
+        """Save the fitted model in the safe format: JSON parameters and tensors only.
+
+        Unlike a pickle (``joblib.dump``), the file cannot run code when
+        loaded. Parameters that hold Python objects other than optimizers
+        and generators (custom callbacks, say) are not stored.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write.
+        """
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model written by :meth:`save`, with ``torch.load(weights_only=True)``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File written by :meth:`save`.
+
+        Returns
+        -------
+        estimator : fitted estimator of this class
+            On the CPU where the saved device is 'auto' or a missing GPU.
+        """
+        return load_model(path, expected_class=cls)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("prediction_module_", None)  # derived from module_, rebuilt on demand
+        return state
+
+    def __setstate__(self, state):
+        # skorch maps the pickled tensors to state["device"], which torch must know: 'auto' is
+        # where the model trained, or the CPU where that is missing here, without a warning.
+        requested = state["device"]
+        if requested == "auto":
+            state["device"] = state.get("device_", "cpu")
+        with warnings.catch_warnings():
+            if requested == "auto":
+                warnings.simplefilter("ignore", DeviceWarning)
+            super().__setstate__(state)
+        mapped = str(self.device)  # skorch leaves a torch.device where it had to map
+        if "device_" in state:
+            self.device_ = mapped
+        self.device = "auto" if requested == "auto" else mapped
+        for name, default in _ADDED_AFTER_0_3.items():
+            self.__dict__.setdefault(name, default)

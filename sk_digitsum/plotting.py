@@ -1,6 +1,9 @@
 """Plots: training curves and a grid of misread images (needs matplotlib)."""
 
+import numbers
+
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 
@@ -12,6 +15,8 @@ def _pyplot():
     return plt
 
 
+@validate_params({"models": "no_validation", "keys": [list, tuple], "per": [StrOptions({"epoch", "step"})],
+                  "ax": "no_validation"}, prefer_skip_nested_validation=True)
 def plot_history(models, keys=("valid_acc",), *, per="epoch", ax=None):
     """Plot training curves of one or more fitted estimators.
 
@@ -66,6 +71,10 @@ def plot_history(models, keys=("valid_acc",), *, per="epoch", ax=None):
     return ax
 
 
+@validate_params({"model": "no_validation", "X": ["array-like"], "y": ["array-like"],
+                  "max_images": [Interval(numbers.Integral, 1, None, closed="left")],
+                  "n_cols": [Interval(numbers.Integral, 1, None, closed="left")]},
+                 prefer_skip_nested_validation=True)
 def plot_errors(model, X, y, *, max_images=24, n_cols=4):
     """Draw the images whose sum the model gets wrong, with true and predicted values.
 

@@ -45,7 +45,8 @@ def test_model_is_kept_in_the_safe_format_not_pickled(small_data, tmp_path, cls,
 
 def test_repr_names_the_accelerator():
     clf = AcceleratedDigitHeadsClassifier(accelerator=accelerate.Accelerator(cpu=True), max_epochs=3)
-    assert repr(clf).startswith("AcceleratedDigitHeadsClassifier(max_epochs=3, accelerator=<accelerate")
+    assert " ".join(repr(clf).split()).startswith("AcceleratedDigitHeadsClassifier(accelerator=<accelerate")
+    assert repr(clf).endswith("max_epochs=3)"), "only the parameters set show"
 
 
 def test_two_processes_train_data_parallel(tmp_path):

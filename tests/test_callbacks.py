@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from skorch import NeuralNetRegressor
+from skorch.callbacks import Callback
 
 from sk_digitsum.callbacks import EMA, ema_multi_avg
 
@@ -86,8 +87,10 @@ def test_pickles_without_training_state():
     callback = EMA(beta=0.9).initialize()
     net = _net([callback]).initialize()
     callback.on_train_begin(net)
+    callback.on_batch_begin(net, training=True)
+    assert callback.averaged_ is not None
     restored = pickle.loads(pickle.dumps(callback))
-    assert restored.beta == 0.9 and restored.averaged_ is None
+    assert restored.beta == 0.9 and restored.averaged_ is None and callback.averaged_ is not None
     assert pickle.loads(pickle.dumps(_net([EMA()]).fit(X, y))).module_ is not None
 
 
@@ -95,3 +98,24 @@ def test_pickles_without_training_state():
 def test_rejects_bad_beta(beta):
     with pytest.raises(ValueError, match=r"beta must be in \[0, 1\)"):
         EMA(beta=beta).initialize()
+
+
+def test_average_starts_from_weights_that_later_callbacks_load():
+    X, y = _regression_data()
+    loaded = torch.full((1, 3), 7.0)
+
+    class LoadWeights(Callback):  # as LoadInitState does, after the default callbacks
+        def on_train_begin(self, net, **kwargs):
+            with torch.no_grad():
+                net.module_.weight.copy_(loaded)
+
+    class FirstAverage(EMA):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training and not hasattr(self, "first_"):
+                self.first_ = self.averaged_.module.weight.detach().clone()
+            super().on_batch_end(net, training=training, **kwargs)
+
+    ema = FirstAverage(beta=0.5)
+    torch.manual_seed(0)
+    _net([ema, LoadWeights()], max_epochs=1).fit(X, y)
+    torch.testing.assert_close(ema.first_, loaded)

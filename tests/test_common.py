@@ -67,12 +67,7 @@ GENERATOR_EXPECTED_FAILURES = {check: BANK for check in [
 ]}
 
 
-ACCELERATED_EXPECTED_FAILURES = {
-    **EXPECTED_FAILURES,
-    "check_parameters_default_constructible": (
-        "the Accelerator is a required argument, as in skorch's AccelerateMixin: it has no sensible default"
-    ),
-}
+ACCELERATED_EXPECTED_FAILURES = EXPECTED_FAILURES
 
 
 def expected_failed_checks(estimator):

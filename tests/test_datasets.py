@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from sk_digitsum.datasets import concatenate_digits, load_digit_bank, make_digit_sums, read_idx
+from sk_digitsum.datasets import (
+    concatenate_digits, load_digit_bank, make_digit_sums, read_idx, sample_digit_indices, split_digit_bank,
+)
 
 from .conftest import SHARED_MNIST, write_idx
 
@@ -71,7 +73,7 @@ def test_read_idx_rejects_bad_files(tmp_path):
 
 
 def test_bad_subset():
-    with pytest.raises(ValueError, match="subset must be"):
+    with pytest.raises(ValueError, match=r"'subset' parameter of load_digit_bank must be a str among"):
         load_digit_bank(subset="validation")
 
 
@@ -111,3 +113,17 @@ def test_concatenate_digits_orders_left_to_right():
     images = np.arange(3)[:, None, None] * np.ones((3, 2, 2), dtype=int)
     out = concatenate_digits(images, np.array([[2, 0, 1]]))
     np.testing.assert_array_equal(out[0, 0], [2, 2, 0, 0, 1, 1])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda bank: make_digit_sums(*bank, n_samples=10, n_digits=0),
+     r"'n_digits' parameter of make_digit_sums must be an int in the range \[1, inf\)\. Got 0"),
+    (lambda bank: make_digit_sums(*bank, n_samples=-1), r"'n_samples' parameter .* range \[0, inf\)\. Got -1"),
+    (lambda bank: split_digit_bank(*bank, every=1), r"'every' parameter .* range \[2, inf\)\. Got 1"),
+    (lambda bank: sample_digit_indices(bank[1], 5, 0, 0), r"'n_digits' parameter of sample_digit_indices"),
+    (lambda bank: concatenate_digits(bank[0], np.array([[0, 5000]])), r"indices must lie in 0..4999"),
+    (lambda bank: load_digit_bank(subset="valid"), r"'subset' parameter .* among \{.*'test'.*\}"),
+])
+def test_public_functions_name_the_argument_and_its_range(bank, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(bank)

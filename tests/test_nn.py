@@ -177,39 +177,38 @@ def test_networks_accept_uint8_and_float_alike(network, shape):
     torch.testing.assert_close(out, net(images.float() / 255))
 
 
-def _targets(digits=None, sums=None, synthetic=0):
-    n = len(digits if digits is not None else sums)
-    targets = torch.full((n, 6), -1, dtype=torch.long)
-    if digits is not None:
-        targets[:, :4] = digits
-        targets[:, 4] = digits.sum(1)
-    else:
-        targets[:, 4] = sums
-    targets[:, 5] = synthetic
-    return targets
-
-
 def test_heads_loss_from_digits_is_mean_cross_entropy():
     torch.manual_seed(0)
     logits, digits = torch.randn(5, 4, 10), torch.randint(0, 10, (5, 4))
     expected = torch.nn.functional.cross_entropy(logits.reshape(-1, 10), digits.reshape(-1))
-    torch.testing.assert_close(DigitHeadsLoss()(logits, _targets(digits)), expected)
+    torch.testing.assert_close(DigitHeadsLoss()(logits, digits.sum(1), digits), expected)
 
 
 def test_heads_loss_from_sums_is_sum_nll_and_weights_synthetic_rows():
     torch.manual_seed(0)
     logits, sums = torch.randn(5, 4, 10), torch.randint(0, 37, (5,))
     expected = -DigitSumLayer()(logits)[torch.arange(5), sums].mean()
-    torch.testing.assert_close(DigitHeadsLoss()(logits, _targets(sums=sums)), expected)
-    torch.testing.assert_close(DigitHeadsLoss(synthetic_weight=0.25)(logits, _targets(sums=sums, synthetic=1)),
+    torch.testing.assert_close(DigitHeadsLoss()(logits, sums), expected)
+    unknown = torch.full((5, 4), -1)
+    torch.testing.assert_close(DigitHeadsLoss()(logits, sums, unknown), expected)
+    torch.testing.assert_close(DigitHeadsLoss(synthetic_weight=0.25)(logits, sums, unknown, torch.ones(5, dtype=torch.bool)),
                                0.25 * expected)
 
 
 def test_sum_loss_is_weighted_cross_entropy():
     torch.manual_seed(0)
     logits, sums = torch.randn(6, 37), torch.randint(0, 37, (6,))
-    targets = _targets(sums=sums)
-    targets[:3, 5] = 1
+    synthetic = torch.tensor([True, True, True, False, False, False])
     per_row = torch.nn.functional.cross_entropy(logits, sums, reduction="none")
     expected = (per_row * torch.tensor([2.0, 2, 2, 1, 1, 1])).mean()
-    torch.testing.assert_close(SumLoss(synthetic_weight=2.0)(logits, targets), expected)
+    torch.testing.assert_close(SumLoss(synthetic_weight=2.0)(logits, sums, synthetic=synthetic), expected)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: make_resnet(20), r"Backbone 'resnet' has no depth 20; choose from \[18, 34, 50, 101\]"),
+    (lambda: DigitNet(width=0), r"DigitNet's width must be an integer >= 1, got 0"),
+    (lambda: DigitNet(depth=2, stages=3), r"DigitNet needs 1 to depth=2 stages"),
+])
+def test_builders_name_the_argument_and_its_range(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()

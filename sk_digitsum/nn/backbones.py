@@ -5,8 +5,10 @@ Every backbone has an ``out_channels`` attribute and is built by
 ResNets from one builder with the depth as data.
 """
 
+import numbers
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -58,6 +60,9 @@ class DigitNet(nn.Module):
 
     def __init__(self, depth=6, width=32, stages=3):
         super().__init__()
+        for name, value in [("depth", depth), ("width", width)]:
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"DigitNet's {name} must be an integer >= 1, got {value!r}.")
         if not 1 <= stages <= depth:
             raise ValueError(f"DigitNet needs 1 to depth={depth} stages, got stages={stages}; "
                              f"pass module__stages={min(max(stages, 1), depth)} or a larger depth.")
@@ -212,6 +217,7 @@ def make_resnet(depth=18, pretrained=False):
     >>> make_resnet(18)(torch.zeros(1, 1, 28, 112)).shape
     torch.Size([1, 512, 4, 14])
     """
+    check_backbone("resnet", depth, pretrained)
     trunk = ResNetFeatures(depth)
     if pretrained is False or pretrained is None:
         return trunk
@@ -242,12 +248,30 @@ def _build_resnet(depth, pretrained, image_shape, **options):
     return make_resnet(depth, pretrained)
 
 
-# name -> (builder, default depth, allowed depths, accepts pretrained weights)
+class Backbone(NamedTuple):
+    """A registry entry: how to build a backbone and which depths and weights it has."""
+
+    builder: object
+    default_depth: int
+    depths: object
+    accepts_weights: bool
+    summary: str
+
+
+# A new backbone is one entry here: the estimators' checks and docstrings read this registry.
 BACKBONES = {
-    "digitnet": (_build_digitnet, 6, range(1, 17), False),
-    "convnet": (_build_convnet, 4, (4,), False),
-    "resnet": (_build_resnet, 18, tuple(_RESNET_BLOCKS), True),
+    "digitnet": Backbone(_build_digitnet, 6, range(1, 17), False,
+                         "the small fast default (:class:`~sk_digitsum.nn.DigitNet`), depth 1-16 conv layers"),
+    "convnet": Backbone(_build_convnet, 4, (4,), False,
+                        "the seed report's 4-layer baseline (:class:`~sk_digitsum.nn.ConvNet`)"),
+    "resnet": Backbone(_build_resnet, 18, tuple(_RESNET_BLOCKS), True,
+                       "torchvision's ResNet 18, 34, 50 or 101 adapted to one channel and small images"),
 }
+
+
+def describe_backbones(indent=8):
+    """One line per registered backbone, for the estimators' docstrings."""
+    return "\n".join(f'{" " * indent}- ``"{name}"``: {entry.summary}.' for name, entry in BACKBONES.items())
 
 
 def check_backbone(name, depth, pretrained):
@@ -261,12 +285,13 @@ def check_backbone(name, depth, pretrained):
     """
     if name not in BACKBONES:
         raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}.")
-    _, default_depth, depths, accepts_weights = BACKBONES[name]
-    depth = default_depth if depth is None else depth
+    entry = BACKBONES[name]
+    depths = entry.depths
+    depth = entry.default_depth if depth is None else depth
     if depth not in depths:
         shown = f"{depths.start}-{depths.stop - 1}" if isinstance(depths, range) else list(depths)
         raise ValueError(f"Backbone {name!r} has no depth {depth!r}; choose from {shown}.")
-    if pretrained not in (False, None) and not accepts_weights:
+    if pretrained not in (False, None) and not entry.accepts_weights:
         raise ValueError(f"Backbone {name!r} has no pretrained weights; pretrained is for backbone='resnet'.")
     if isinstance(pretrained, str) and pretrained != "imagenet" and not Path(pretrained).is_file():
         raise ValueError(f"pretrained must be False, 'imagenet' or the path of a state dict file; "
@@ -309,5 +334,4 @@ def build_backbone(name="digitnet", depth=None, pretrained=False, image_shape=(2
     torch.Size([2, 128, 3, 14])
     """
     depth = check_backbone(name, depth, pretrained)
-    builder = BACKBONES[name][0]
-    return builder(depth, pretrained, tuple(image_shape), **options)
+    return BACKBONES[name].builder(depth, pretrained, tuple(image_shape), **options)

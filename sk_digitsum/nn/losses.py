@@ -1,8 +1,9 @@
 """Training criteria.
 
-Targets come as an int64 tensor of shape (N, n_digits + 2): the digits (-1
-where unknown), the sum, and a flag that marks rows drawn from a synthetic
-source, whose loss is scaled by ``synthetic_weight``.
+Each criterion takes the network's output and the sums of the images; the
+digit-heads loss also takes the digits where they are known (-1 where only
+the sum is). ``synthetic`` flags rows drawn from a synthetic source, whose
+loss is scaled by ``synthetic_weight``.
 """
 
 import torch
@@ -12,13 +13,15 @@ from torch.nn import functional as F
 from .heads import DigitSumLayer
 
 
-def _weighted_mean(losses, targets, synthetic_weight):
-    weights = torch.where(targets[:, -1] > 0, synthetic_weight, 1.0).to(losses.dtype)
+def _weighted_mean(losses, synthetic, synthetic_weight):
+    if synthetic is None:
+        return losses.mean()
+    weights = torch.where(synthetic.bool(), synthetic_weight, 1.0).to(losses.dtype)
     return (losses * weights).mean()
 
 
 class SumLoss(nn.Module):
-    """Cross-entropy of sum logits against the sum column of the targets.
+    """Cross-entropy of sum logits against the sums.
 
     Parameters
     ----------
@@ -29,8 +32,7 @@ class SumLoss(nn.Module):
     --------
     >>> import torch
     >>> from sk_digitsum.nn import SumLoss
-    >>> targets = torch.tensor([[-1, -1, -1, -1, 7, 0]])      # sum 7, digits unknown
-    >>> float(SumLoss()(torch.zeros(1, 37), targets)) == float(torch.log(torch.tensor(37.0)))
+    >>> float(SumLoss()(torch.zeros(1, 37), torch.tensor([7]))) == float(torch.log(torch.tensor(37.0)))
     True
     """
 
@@ -38,9 +40,9 @@ class SumLoss(nn.Module):
         super().__init__()
         self.synthetic_weight = synthetic_weight
 
-    def forward(self, logits, targets):
-        losses = F.cross_entropy(logits.float(), targets[:, -2], reduction="none")
-        return _weighted_mean(losses, targets, self.synthetic_weight)
+    def forward(self, logits, sums, digits=None, synthetic=None):
+        losses = F.cross_entropy(logits.float(), sums, reduction="none")
+        return _weighted_mean(losses, synthetic, self.synthetic_weight)
 
 
 class DigitHeadsLoss(nn.Module):
@@ -64,9 +66,10 @@ class DigitHeadsLoss(nn.Module):
     >>> import torch
     >>> from sk_digitsum.nn import DigitHeadsLoss
     >>> logits = torch.zeros(2, 4, 10)                        # uniform digits
-    >>> targets = torch.tensor([[1, 2, 3, 4, 10, 0],          # digits known
-    ...                         [-1, -1, -1, -1, 0, 0]])      # only the sum (0) known
-    >>> round(float(DigitHeadsLoss()(logits, targets)), 3)    # (log 10 + log 10**4) / 2
+    >>> sums = torch.tensor([10, 0])
+    >>> digits = torch.tensor([[1, 2, 3, 4],                  # digits known
+    ...                        [-1, -1, -1, -1]])             # only the sum (0) known
+    >>> round(float(DigitHeadsLoss()(logits, sums, digits)), 3)    # (log 10 + log 10**4) / 2
     5.756
     """
 
@@ -75,11 +78,13 @@ class DigitHeadsLoss(nn.Module):
         self.synthetic_weight = synthetic_weight
         self.sum_layer = DigitSumLayer()
 
-    def forward(self, digit_logits, targets):
+    def forward(self, digit_logits, sums, digits=None, synthetic=None):
         digit_logits = digit_logits.float()
-        digits, sums = targets[:, :-2], targets[:, -2]
+        if digits is None:
+            losses = -self.sum_layer(digit_logits).gather(1, sums[:, None]).squeeze(1)
+            return _weighted_mean(losses, synthetic, self.synthetic_weight)
         has_digits = digits[:, 0] >= 0
-        losses = torch.zeros(len(targets), device=digit_logits.device)
+        losses = torch.zeros(len(sums), device=digit_logits.device)
         if has_digits.any():
             per_digit = F.cross_entropy(digit_logits[has_digits].transpose(1, 2), digits[has_digits],
                                         reduction="none")
@@ -88,4 +93,4 @@ class DigitHeadsLoss(nn.Module):
             sum_only = ~has_digits
             log_probs = self.sum_layer(digit_logits[sum_only])
             losses[sum_only] = -log_probs.gather(1, sums[sum_only, None]).squeeze(1)
-        return _weighted_mean(losses, targets, self.synthetic_weight)
+        return _weighted_mean(losses, synthetic, self.synthetic_weight)

@@ -8,8 +8,23 @@ from .heads import DigitHeads, DigitSumLayer, SumHead
 
 
 def unwrap(module):
-    """The network inside a data-parallel wrapper (DistributedDataParallel, as Accelerate makes)."""
-    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+    """The network inside its wrappers: ``torch.compile`` (skorch's ``compile=True``) and data parallelism.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import unwrap
+    >>> layer = torch.nn.Linear(2, 2)
+    >>> unwrap(torch.compile(layer)) is layer
+    True
+    """
+    while True:
+        if isinstance(module, nn.parallel.DistributedDataParallel):
+            module = module.module
+        elif isinstance(module, torch._dynamo.eval_frame.OptimizedModule):
+            module = module._orig_mod
+        else:
+            return module
 
 
 def as_float_images(x):

@@ -1,0 +1,126 @@
+"""Predicting sums: the estimators' prediction methods, through a folded copy of the network."""
+
+import copy
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+from skorch.utils import is_dataset
+from torch.fx.experimental.optimization import fuse
+
+from . import _validation
+from .nn import unwrap
+
+
+class SumPredictionMixin:
+    """``predict_proba``, ``predict`` and ``score`` over the sums in ``classes_``.
+
+    For a skorch net whose network has a ``sum_log_probs`` method, and whose
+    ``_forward(module, images)`` runs it under the precision policy.
+    """
+
+    def _check_predict_images(self, X):
+        check_is_fitted(self)
+        return _validation.check_images(X, expected_shape=self.image_shape_)
+
+    def _sum_columns(self):
+        """The sums ``predict_proba``'s columns stand for: ``classes_``, else every possible sum."""
+        try:
+            return np.asarray(self.classes_)
+        except AttributeError:  # initialised and loaded, never fitted: nothing says which sums were seen
+            return np.arange(9 * self.n_digits + 1)
+
+    def _sum_proba_of(self, outputs):
+        network = unwrap(self.module_)
+        columns = torch.as_tensor(self._sum_columns())
+        # Outputs cached from training steps (skorch's on_train scoring) carry gradients.
+        return np.concatenate([torch.softmax(network.sum_log_probs(output.detach())[:, columns.to(output.device)],
+                                             dim=1).cpu().numpy() for output in outputs])
+
+    def _outputs(self, X):
+        """Network outputs, batch by batch: images through the folded network, skorch data through skorch.
+
+        skorch's scoring callbacks pass its datasets, and replay cached
+        outputs through :meth:`forward_iter`.
+        """
+        if is_dataset(X) or isinstance(X, Mapping):
+            return self.forward_iter(X, training=False, device=self.device_)
+        images = self._check_predict_images(X)
+        return self._folded_outputs(images, self._prediction_module())
+
+    def _folded_outputs(self, images, module):
+        batch_size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                yield self._forward(module, torch.from_numpy(images[start:start + batch_size]).to(self.device_))
+
+    def _prediction_module(self):
+        """The network in eval mode with each conv+BatchNorm pair folded into one conv.
+
+        Folding saves a pass over every activation (about 16% of DigitNet's
+        CPU prediction time). The folded copy is cached until the weights
+        change: any in-place update bumps a tensor's version counter.
+        """
+        network = unwrap(self.module_)
+        tensors = [*network.parameters(), *network.buffers()]
+        key = (id(network), sum(t._version for t in tensors))
+        cached = getattr(self, "prediction_module_", None)
+        if cached is None or cached[0] != key:
+            module = copy.deepcopy(network).eval()
+            try:
+                module.backbone = fuse(module.backbone)
+            except Exception:  # a backbone fx cannot trace: predict unfused
+                pass
+            self.prediction_module_ = cached = (key, module)
+        return cached[1]
+
+    def predict_proba(self, X):
+        """Probability of each sum in ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+            Images of the size seen in fit.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Column ``j`` is the probability that the digits sum to
+            ``classes_[j]``, among the sums in ``classes_``.
+        """
+        return self._sum_proba_of(self._outputs(X))
+
+    def predict(self, X):
+        """Most probable sum of each image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+            Images of the size seen in fit.
+
+        Returns
+        -------
+        sums : ndarray of shape (n_samples,)
+        """
+        return self._sum_columns()[self.predict_proba(X).argmax(axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Sum accuracy.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+            Images.
+        y : array-like of shape (n_samples,) or (n_samples, n_digits)
+            True sums, or true digits (whose sums are compared).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Fraction of images whose sum is predicted exactly.
+        """
+        sums = _validation.target_sums(y, self.n_digits)
+        return float(np.average(self.predict(X) == sums, weights=sample_weight))

@@ -1,0 +1,97 @@
+"""The estimators' training path through skorch's fit loop.
+
+skorch splits off validation images with ``train_split``
+(:meth:`~TrainingStepMixin.get_split_datasets`, which adds the synthetic
+stream), reads batches through :meth:`~TrainingStepMixin.get_iterator`, and
+each step augments the batch and runs the network under the precision policy
+(:meth:`~TrainingStepMixin.infer`), then computes the loss
+(:meth:`~TrainingStepMixin.get_loss`); the default callbacks average the
+weights, schedule the learning rate, score and print.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from skorch.callbacks import GradientNormClipping, PrintLog, ProgressBar
+from torch.optim.lr_scheduler import CosineAnnealingLR
+from torch.utils.data import IterableDataset
+
+from ._device import autocast
+from .augment import augment_batch
+from .callbacks import EMA, LRScheduler
+from .streams import RealAndSyntheticStream, SeededValidSplit, SyntheticDigitStream
+
+
+class TrainingStepMixin:
+    """skorch's data and training-step hooks for the digit-sum networks.
+
+    For a skorch classifier with the estimators' parameters (``augment``,
+    ``n_digits``, ``mixed_precision``, ``ema_beta``, ``synthetic``...) and the
+    fitted ``device_`` and ``synthetic_``.
+    """
+
+    @property
+    def _default_callbacks(self):
+        # skorch's classifier defaults (timer, losses, valid_acc), then ours, then the printing.
+        callbacks = [item for item in super()._default_callbacks if item[0] != "print_log"]
+        callbacks += [
+            ("lr_scheduler", LRScheduler(CosineAnnealingLR, T_max=max(self.max_epochs, 1))),
+            ("gradient_clipping", GradientNormClipping(gradient_clip_value=5.0)),
+        ]
+        if self.ema_beta is not None:
+            callbacks.append(("ema", EMA(beta=self.ema_beta)))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks + [("print_log", PrintLog())]
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset = self.get_dataset(X, y)
+        split = self.train_split
+        if self.validation_fraction != "deprecated":
+            split = SeededValidSplit(self.validation_fraction) if self.validation_fraction else None
+        dataset_train, dataset_valid = split(dataset, y, **fit_params) if split else (dataset, None)
+        if self.synthetic_ is not None:
+            images = X["images"] if isinstance(X, Mapping) else X
+            stream = SyntheticDigitStream(self.synthetic_, self.n_synthetic or len(dataset_train),
+                                          random_state=int(torch.randint(2**31 - 1, ())))
+            dataset_train = RealAndSyntheticStream(dataset_train, stream, as_float=images.dtype != np.uint8)
+        return dataset_train, dataset_valid
+
+    def get_iterator(self, dataset, training=False):
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = {"batch_size": self.batch_size, **self.get_params_for(prefix)}
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        if isinstance(dataset, IterableDataset):
+            kwargs.pop("shuffle", None)  # a stream shuffles itself; DataLoader refuses the option
+        elif training:
+            kwargs.setdefault("shuffle", True)
+        if self.device_.startswith("cuda"):
+            kwargs.setdefault("pin_memory", True)  # lets batches go to the GPU while it computes
+        return getattr(self, prefix)(dataset, **kwargs)
+
+    def _to_device(self, batch):
+        # Pinned batches then copy to a GPU while it still computes the previous step.
+        return None if batch is None else torch.as_tensor(batch).to(self.device_, non_blocking=True)
+
+    def infer(self, x, **fit_params):
+        images = self._to_device(x["images"] if isinstance(x, Mapping) else x)
+        if self.augment and self.module_.training:
+            images = augment_batch(images, self.n_digits, self.augment)
+        return self._forward(self.module_, images, **fit_params)
+
+    def _forward(self, module, images, **fit_params):
+        with autocast(self.mixed_precision, self.device_):
+            return module(images.contiguous(memory_format=torch.channels_last), **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        known = X if isinstance(X, Mapping) else {}
+        loss = self.criterion_(y_pred, self._to_device(y_true), digits=self._to_device(known.get("digits")),
+                               synthetic=self._to_device(known.get("synthetic")))
+        if training and not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"The training loss became {loss.item()} at epoch {len(self.history)}: training diverged. "
+                f"Lower the learning rate (lr={self.lr}), e.g. to {self.lr / 10:g}."
+            )
+        return loss

@@ -1,0 +1,121 @@
+"""The estimators in scikit-learn's tools: reprs, classes_, meta-estimators that re-encode labels."""
+
+import re
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import StackingClassifier, VotingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_predict
+from sklearn.pipeline import Pipeline
+
+from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator
+from sk_digitsum.datasets import make_digit_sums
+
+FAST = dict(max_epochs=1, verbose=0, random_state=0)
+SKORCH_INTERNALS = ("_params_to_validate", "callbacks__", "iterator_train__shuffle")
+
+
+@pytest.fixture(scope="module")
+def data(bank):
+    X, y, _ = make_digit_sums(*bank, n_samples=96, random_state=0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def no_zeros(bank_split):
+    """Single digits without any 0: re-encoding shifts every label down by one."""
+    train, test = bank_split
+    (X, y, _), (X_test, y_test, _) = (make_digit_sums(*bank, n, n_digits=1, random_state=seed)
+                                      for bank, n, seed in [(train, 900, 0), (test, 300, 1)])
+    return X[y > 0], y[y > 0], X_test[y_test > 0], y_test[y_test > 0]
+
+
+def test_reprs_in_pipeline_and_grid_search_show_only_changed_parameters():
+    pipe = Pipeline([("clf", DigitHeadsClassifier(depth=3))])
+    assert repr(pipe) == "Pipeline(steps=[('clf', DigitHeadsClassifier(depth=3))])"
+    grid = GridSearchCV(DigitSumClassifier(max_epochs=2), {"ema_beta": [0.9]})
+    assert " ".join(repr(grid).split()) == (
+        "GridSearchCV(estimator=DigitSumClassifier(max_epochs=2), param_grid={'ema_beta': [0.9]})")
+
+
+@pytest.mark.parametrize("estimator", [DigitHeadsClassifier(depth=3), Pipeline([("clf", DigitHeadsClassifier(depth=3))])])
+def test_html_repr_marks_only_the_parameters_set_as_user_set(estimator):
+    html = estimator._repr_html_()
+    assert not any(internal in html for internal in SKORCH_INTERNALS)
+    user_set = re.findall(r'<tr class="user-set">.*?<td class="param">(?:<a[^>]*>)?([^<]*)', html, re.S)
+    assert user_set[-1] == "depth" and "max_epochs" not in user_set
+
+
+def test_classes_are_the_sums_seen_in_fit_unless_given(data):
+    X, y = data
+    clf = DigitSumClassifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, np.unique(y))
+    assert set(clf.predict(X)) <= set(np.unique(y))
+    every_sum = DigitHeadsClassifier(**FAST, classes=np.arange(37)).fit(X, y)
+    assert every_sum.predict_proba(X).shape == (len(X), 37)
+    np.testing.assert_array_equal(every_sum.classes_, np.arange(37))
+
+
+def test_cross_val_predict_probabilities_of_the_direct_sum_classifier(data):
+    X, y = data
+    proba = cross_val_predict(DigitSumClassifier(**FAST), X, y, cv=2, method="predict_proba")
+    assert proba.shape == (len(X), len(np.unique(y)))
+    assert np.isfinite(proba).all()
+
+
+@pytest.mark.parametrize("make_meta", [
+    lambda clf: cross_val_predict(clf, *_tiny(), cv=2, method="predict_proba"),
+    lambda clf: StackingClassifier([("heads", clf)], final_estimator=LogisticRegression(), cv=2).fit(*_tiny()),
+    lambda clf: VotingClassifier([("heads", clf)], voting="soft").fit(*_tiny()),
+], ids=["cross_val_predict", "StackingClassifier", "VotingClassifier"])
+@pytest.mark.parametrize("clf", [DigitHeadsClassifier(**FAST), DigitSumClassifier(**FAST, synthetic=SyntheticDigitsGenerator())],
+                         ids=["heads", "sum_with_synthetic"])
+def test_re_encoding_meta_estimators_stop_before_training_on_shifted_sums(make_meta, clf):
+    with pytest.raises(ValueError, match="re-encodes the labels as 0..k-1.*FrozenEstimator"):
+        make_meta(clf)
+
+
+def _tiny():
+    from sk_digitsum.datasets import load_digit_bank
+
+    X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=32, random_state=3)
+    return X, y
+
+
+def test_direct_sums_through_stacking_and_voting_are_right_although_re_encoded(no_zeros):
+    X, y, X_test, y_test = no_zeros
+    params = dict(n_digits=1, max_epochs=4, batch_size=32, ema_beta=0.9, verbose=0, random_state=0)
+    # What these tools do: train on the ranks 0..8 of the labels 1..9, then map the answers back.
+    on_ranks = DigitSumClassifier(**params).fit(X, y - 1)
+    vote = VotingClassifier([("sum", DigitSumClassifier(**params))], voting="soft").fit(X, y)
+    np.testing.assert_array_equal(vote.predict(X_test), on_ranks.predict(X_test) + 1)
+    assert np.mean(vote.predict(X_test) == y_test) > 0.3  # chance is 1/9
+    stack = StackingClassifier([("sum", DigitSumClassifier(**params))],
+                               final_estimator=LogisticRegression(max_iter=500), cv=2).fit(X, y)
+    assert set(stack.predict(X_test)) <= set(range(1, 10))
+
+
+def test_frozen_digit_heads_in_stacking_and_voting(no_zeros):
+    X, y, X_test, y_test = no_zeros
+    heads = DigitHeadsClassifier(n_digits=1, max_epochs=4, batch_size=32, ema_beta=0.9, verbose=0,
+                                 random_state=0).fit(X, y)
+    alone = np.mean(heads.predict(X_test) == y_test)
+    assert alone > 0.3  # chance is 1/9
+    frozen = FrozenEstimator(heads)
+    vote = VotingClassifier([("heads", frozen)], voting="soft").fit(X, y)
+    np.testing.assert_array_equal(vote.predict(X_test), heads.predict(X_test))
+    stack = StackingClassifier([("heads", frozen)], final_estimator=LogisticRegression(max_iter=500), cv=2)
+    assert np.mean(stack.fit(X, y).predict(X_test) == y_test) >= alone - 0.1
+
+
+def test_calibrated_digit_heads_train_on_the_labels_themselves(no_zeros):
+    X, y, X_test, _ = no_zeros
+    calibrated = CalibratedClassifierCV(DigitHeadsClassifier(**FAST, n_digits=1), cv=2).fit(X, y)
+    proba = calibrated.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 9)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    for fold in calibrated.calibrated_classifiers_:
+        np.testing.assert_array_equal(fold.estimator.classes_, np.arange(1, 10))  # labels, not ranks 0..8

@@ -1,0 +1,64 @@
+"""The package's layout: modules import one way, and no class carries several concerns."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sk_digitsum"
+MODULES = {path: ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+           for path in PACKAGE.rglob("*.py")}
+
+
+def _imports_at_import_time(path):
+    """The sk_digitsum modules a module imports when it is imported (not inside functions)."""
+    tree = ast.parse(path.read_text())
+    package = MODULES[path] if path.name == "__init__.py" else MODULES[path].rpartition(".")[0]
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            module = f"{base}.{node.module}" if node.level and node.module else (node.module or base)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name in MODULES.values()} - {MODULES[path]}
+
+
+def test_modules_import_without_cycles():
+    graph = {MODULES[path]: _imports_at_import_time(path) for path in MODULES}
+    done, active = set(), []
+
+    def visit(module):
+        if module in active:
+            pytest.fail("import cycle: " + " -> ".join(active[active.index(module):] + [module]))
+        if module in done:
+            return
+        active.append(module)
+        for imported in graph[module]:
+            if not (imported.startswith(module + ".") or module == "sk_digitsum"):  # a package's own modules
+                visit(imported)
+        active.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)
+
+
+@pytest.mark.parametrize("path", sorted(MODULES), ids=lambda path: MODULES[path])
+def test_no_class_is_longer_than_250_lines(path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ClassDef):
+            assert node.end_lineno - node.lineno + 1 <= 250, f"{node.name} has {node.end_lineno - node.lineno + 1} lines"
+
+
+def test_estimator_docstrings_list_every_registered_backbone():
+    from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier
+    from sk_digitsum.nn import BACKBONES
+
+    for estimator in (DigitHeadsClassifier, DigitSumClassifier):
+        for name, entry in BACKBONES.items():
+            assert f'``"{name}"``: {entry.summary}' in estimator.__doc__

@@ -1,0 +1,65 @@
+"""Model files: the safe format across versions, and pickles of earlier versions."""
+
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier
+from sk_digitsum.datasets import make_digit_sums
+
+DATA = Path(__file__).resolve().parent / "data"
+FAST = dict(max_epochs=1, verbose=0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def images_of_0_3(bank):
+    """The images the 0.3 models in tests/data predicted (tests/data/make_0.3_models.py)."""
+    X, y, _ = make_digit_sums(*bank, n_samples=32, random_state=0)
+    return X, y, np.load(DATA / "heads_0.3_proba.npy")
+
+
+def test_safe_file_of_0_3_loads_and_predicts_every_sum_as_it_did(images_of_0_3):
+    X, _, proba = images_of_0_3
+    loaded = DigitHeadsClassifier.load(DATA / "heads_0.3.pt")
+    np.testing.assert_array_equal(loaded.classes_, np.arange(37))
+    np.testing.assert_allclose(loaded.predict_proba(X), proba, rtol=1e-5, atol=1e-6)
+
+
+def test_pickle_of_0_3_loads_predicts_as_it_did_and_trains_on(images_of_0_3):
+    X, y, proba = images_of_0_3
+    loaded = joblib.load(DATA / "heads_0.3.joblib")
+    assert loaded.device == "auto" and loaded.image_shape_ == (28, 112)
+    np.testing.assert_allclose(loaded.predict_proba(X), proba, rtol=1e-5, atol=1e-6)
+    with pytest.warns(FutureWarning, match="validation_fraction is deprecated"):
+        loaded.partial_fit(X, y)  # with the callbacks it was pickled with
+    assert len(loaded.history_) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        loaded.fit(X, y)  # re-initialised with this version's callbacks
+    np.testing.assert_array_equal(loaded.classes_, np.unique(y))
+
+
+@pytest.mark.parametrize("estimator", [DigitHeadsClassifier, DigitSumClassifier])
+@pytest.mark.parametrize("classes", [None, range(37), np.arange(40, -1, -2)])
+def test_safe_format_keeps_the_sums_the_model_predicts(estimator, classes, small_data, tmp_path):
+    X, y, _ = small_data
+    clf = estimator(**FAST, n_digits=5, classes=classes).fit(X, y)  # 5-digit sums: 0..45
+    expected = np.unique(y) if classes is None else np.asarray(classes)
+    np.testing.assert_array_equal(clf.classes_, expected)
+    clf.save(tmp_path / "model.pt")
+    loaded = estimator.load(tmp_path / "model.pt")
+    np.testing.assert_array_equal(loaded.classes_, expected)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_clone_saves_without_warnings_about_default_objects(small_data, tmp_path):
+    from sklearn.base import clone
+
+    X, y, _ = small_data
+    clf = clone(DigitSumClassifier(**FAST)).fit(X, y)  # holds copies of the default train_split and optimizer
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.save(tmp_path / "model.pt")

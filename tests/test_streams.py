@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+from sk_digitsum import SyntheticDigitsGenerator
+from sk_digitsum.streams import SyntheticDigitStream
+
+IDENTITY = dict(rotation=0.0, scale=(1.0, 1.0), shift=(0.0, 0.0), stroke=0.0, noise=0.0, elastic=0.0)
+
+
+def _passes(stream, num_workers, seed, n_passes=1, persistent_workers=False):
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(stream, batch_size=64, num_workers=num_workers, persistent_workers=persistent_workers,
+                        generator=torch.Generator().manual_seed(seed))
+    return [[(images.numpy(), digits.numpy()) for images, digits in loader] for _ in range(n_passes)]
+
+
+@pytest.mark.parametrize("num_workers, persistent_workers", [(0, False), (2, False), (2, True)])
+def test_stream_yields_labelled_images_reproducibly_and_fresh_each_pass(bank, num_workers, persistent_workers):
+    images, labels = bank
+    gen = SyntheticDigitsGenerator(n_digits=1, **IDENTITY).fit(images, labels)
+    stream = SyntheticDigitStream(gen, n_samples=150, random_state=0)
+    torch.manual_seed(0)  # the pass seed without workers
+    first, second = _passes(stream, num_workers, seed=1, n_passes=2, persistent_workers=persistent_workers)
+    torch.manual_seed(0)
+    (again,) = _passes(stream, num_workers, seed=1, persistent_workers=persistent_workers)
+    x = np.concatenate([batch for batch, _ in first])
+    digits = np.concatenate([d for _, d in first])
+    assert x.shape == (150, 28, 28) and digits.shape == (150, 1)
+    # Undistorted, every image is a bank digit with the label yielded beside it.
+    bank_index = {image.tobytes(): label for image, label in zip(images, labels)}
+    assert [bank_index[image.tobytes()] for image in x] == digits[:, 0].tolist()
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, again))
+    assert not np.array_equal(x, np.concatenate([batch for batch, _ in second]))
+
+
+def test_stream_workers_draw_different_images(bank):
+    stream = SyntheticDigitStream(SyntheticDigitsGenerator().fit(*bank), n_samples=101, random_state=0)
+    (batches,) = _passes(stream, num_workers=2, seed=0)
+    x = np.concatenate([images for images, _ in batches])
+    assert len(x) == 101 and len({image.tobytes() for image in x}) == 101
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"n_samples": 0}, ValueError, "n_samples"),
+    ({"n_samples": 5, "random_state": -1}, ValueError, "random_state"),
+    ({"n_samples": 5, "generator": SyntheticDigitsGenerator()}, NotFittedError, "not fitted"),
+])
+def test_stream_rejects_bad_arguments(bank, kwargs, error, message):
+    kwargs = {"generator": SyntheticDigitsGenerator().fit(*bank), **kwargs}
+    with pytest.raises(error, match=message):
+        SyntheticDigitStream(**kwargs)
