@@ -77,6 +77,8 @@ class TrainingStepMixin:
 
     def infer(self, x, **fit_params):
         images = self._to_device(x["images"] if isinstance(x, Mapping) else x)
+        if images.ndim == 3:  # (n, H, W) as given to skorch's forward, forward_iter or a predefined split
+            images = images[:, None]
         if self.augment and self.module_.training:
             images = augment_batch(images, self.n_digits, self.augment)
         return self._forward(self.module_, images, **fit_params)

@@ -229,3 +229,11 @@ def test_compile_true_trains_and_predicts_on_the_cpu(data):
     assert isinstance(compiled.module_, torch._dynamo.eval_frame.OptimizedModule)
     plain = DigitHeadsClassifier(**params).fit(X[:64], y[:64])
     np.testing.assert_allclose(compiled.predict_proba(X), plain.predict_proba(X), atol=1e-3)
+
+
+def test_skorch_forward_reads_raw_image_arrays(data):
+    X, y = data
+    clf = DigitHeadsClassifier(**FAST).fit(X, y)
+    logits = clf.forward(X[:5])  # skorch's method, on (n, H, W) uint8 images as given to fit
+    assert logits.shape == (5, 4, 10)
+    np.testing.assert_allclose(torch.softmax(logits, -1).numpy(), clf.predict_digit_proba(X[:5]), atol=1e-4)
