@@ -151,6 +151,7 @@ class _DigitClassifierBase(TrainingStepMixin, SumPredictionMixin, PersistenceMix
 
     # ----------------------------------------------------------------- checks
     def _check_params(self):
+        """Check every parameter; return the device training will use."""
         validate_parameter_constraints(self._parameter_constraints, self.get_params(deep=False),
                                        caller_name=type(self).__name__)
         check_backbone(self.backbone, self.depth, self.pretrained)
@@ -164,7 +165,7 @@ class _DigitClassifierBase(TrainingStepMixin, SumPredictionMixin, PersistenceMix
             warnings.warn("validation_fraction is deprecated and will be removed; pass "
                           f"train_split=SeededValidSplit({self.validation_fraction}) (from sk_digitsum.streams), "
                           "or train_split=None for no validation.", FutureWarning)
-        self._compute_device()  # raises for a device that is not here
+        return self._compute_device()  # raises for a device that is not here
 
     def _compute_device(self):
         """Where batches and the network go: the ``device`` parameter with 'auto' resolved."""
@@ -187,7 +188,7 @@ class _DigitClassifierBase(TrainingStepMixin, SumPredictionMixin, PersistenceMix
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None: "
                              "give the sums (n,) or the digits (n, n_digits) of the images.")
-        self._check_params()
+        device = self._check_params()
         resume = resume and self.initialized_
         expected_shape = self.image_shape_ if resume else self.image_shape
         images = _validation.check_images(X, expected_shape=expected_shape)
@@ -202,7 +203,7 @@ class _DigitClassifierBase(TrainingStepMixin, SumPredictionMixin, PersistenceMix
             )
         synthetic = None if self.synthetic is None else fitted_source(
             self.synthetic, self.n_digits, images.shape[2:], self.verbose)
-        if self.device == "auto" and self.verbose and self._compute_device() == "cpu":
+        if self.device == "auto" and self.verbose and device == "cpu":
             print("device='auto': no CUDA GPU found, training on the CPU.")
         self.synthetic_ = synthetic
         if not resume:
