@@ -17,11 +17,11 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from sklearn.base import clone
-from skorch.dataset import ValidSplit
 from sklearn.utils.validation import check_is_fitted
+from skorch.dataset import ValidSplit
+from torch.utils.data import IterableDataset, get_worker_info
 
 from .datasets import DIGIT_SIZE, load_digit_bank
-from torch.utils.data import IterableDataset, get_worker_info
 
 
 class SeededValidSplit(ValidSplit):
