@@ -15,6 +15,6 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 nproc
 python3 -c "import torch, torchvision, sklearn, skorch; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'sklearn', sklearn.__version__, 'skorch', skorch.__version__)"
 timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -5
-timeout "${THROUGHPUT_SECONDS:-90}" python3 benchmarks/gpu_throughput.py --device cuda --n-samples 10000 2>&1 | tee "$OUT/throughput.log" | tail -6
+timeout "${THROUGHPUT_SECONDS:-90}" python3 benchmarks/training_step.py --device cuda --batch-size 256 --n-samples 10000 --models digitnet_w32 resnet50_sum resnet50_heads 2>&1 | tee "$OUT/throughput.log" | tail -6
 timeout "${SWEEP_SECONDS:-420}" python3 benchmarks/fold_sweep.py --device cuda --workers "${SWEEP_WORKERS:-8}" \
   --deadline "${SWEEP_DEADLINE:-300}" --results "$OUT/fold_sweep" 2>&1 | tee "$OUT/sweep.log" | tail -14

@@ -12,6 +12,9 @@ from torch.fx.experimental.optimization import fuse
 from . import _validation
 from .nn import unwrap
 
+# Rows per call of the sum layer: few calls, and a bounded (rows, sums, 10) intermediate.
+_SUM_CHUNK = 16_384
+
 
 class SumPredictionMixin:
     """``predict_proba``, ``predict`` and ``score`` over the sums in ``classes_``.
@@ -32,11 +35,13 @@ class SumPredictionMixin:
             return np.arange(9 * self.n_digits + 1)
 
     def _sum_proba_of(self, outputs):
+        # Outputs cached from training steps (skorch's on_train scoring) carry gradients. One call
+        # over all outputs: the sum layer's cost is mostly per call.
+        outputs = torch.cat([output.detach().float() for output in outputs])
         network = unwrap(self.module_)
-        columns = torch.as_tensor(self._sum_columns())
-        # Outputs cached from training steps (skorch's on_train scoring) carry gradients.
-        return np.concatenate([torch.softmax(network.sum_log_probs(output.detach())[:, columns.to(output.device)],
-                                             dim=1).cpu().numpy() for output in outputs])
+        log_proba = torch.cat([network.sum_log_probs(chunk) for chunk in outputs.split(_SUM_CHUNK)])
+        columns = torch.as_tensor(self._sum_columns(), device=log_proba.device)
+        return torch.softmax(log_proba[:, columns], dim=1).cpu().numpy()
 
     def _outputs(self, X):
         """Network outputs, batch by batch: images through the folded network, skorch data through skorch.

@@ -213,6 +213,20 @@ def test_optimizer_sgd_with_momentum(data):
     assert any(state["momentum_buffer"] is not None for state in clf.optimizer_.state.values())
 
 
+@pytest.mark.parametrize("optimizer, params, fused, foreach", [
+    (torch.optim.AdamW, {}, True, None),  # the default: one fused kernel per step
+    (torch.optim.SGD, {}, True, None),
+    (torch.optim.AdamW, {"optimizer__foreach": True}, None, True),  # the user's choice wins
+    (torch.optim.AdamW, {"optimizer__fused": False}, False, None),
+    (torch.optim.Adagrad, {}, None, None),  # its fused kernel is CPU-only: left to torch's default
+])
+def test_optimizers_with_a_fused_kernel_on_cpu_and_cuda_get_it_unless_told_otherwise(optimizer, params, fused,
+                                                                                     foreach):
+    clf = DigitSumClassifier(optimizer=optimizer, **params).initialize()
+    assert (clf.optimizer_.defaults.get("fused"), clf.optimizer_.defaults["foreach"]) == (fused, foreach)
+    assert "optimizer__fused" not in clf.get_params() or "optimizer__fused" in params
+
+
 def test_verbose_zero_prints_nothing_even_with_early_stopping(data, capsys):
     X, y = data
     DigitHeadsClassifier(max_epochs=4, lr=1e-9, verbose=0, random_state=0,

@@ -212,3 +212,15 @@ def test_sum_loss_is_weighted_cross_entropy():
 def test_builders_name_the_argument_and_its_range(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+@pytest.mark.parametrize("size_a, size_b", [(1, 10), (10, 10), (28, 10), (3, 5)])
+def test_log_convolve_of_any_sizes_matches_numpy_and_keeps_gradients_finite(size_a, size_b):
+    generator = torch.Generator().manual_seed(size_a * size_b)
+    log_a = torch.log_softmax(20 * torch.randn(2, size_a, generator=generator), dim=-1).requires_grad_()
+    log_b = torch.log_softmax(20 * torch.randn(2, size_b, generator=generator), dim=-1)
+    out = log_convolve(log_a, log_b)
+    expected = [np.convolve(a, b) for a, b in zip(log_a.detach().exp().double().numpy(), log_b.exp().double().numpy())]
+    np.testing.assert_allclose(out.detach().exp().numpy(), np.array(expected), rtol=1e-4, atol=1e-30)
+    out[:, -1].sum().backward()  # the least likely sum: gradients through -inf padding stay finite
+    assert torch.isfinite(log_a.grad).all() and log_a.grad.abs().sum() > 0

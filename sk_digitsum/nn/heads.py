@@ -1,6 +1,7 @@
 """Heads on a backbone's feature map, and the exact distribution of a digit sum."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 N_DIGIT_CLASSES = 10
@@ -36,12 +37,11 @@ def log_convolve(log_a, log_b):
     >>> log_convolve(coin, coin).exp()
     tensor([0.2500, 0.5000, 0.2500])
     """
-    size_a, size_b = log_a.shape[-1], log_b.shape[-1]
-    sums = torch.arange(size_a + size_b - 1, device=log_a.device)[:, None]
-    index_a = sums - torch.arange(size_b, device=log_a.device)[None, :]
-    valid = (index_a >= 0) & (index_a < size_a)
-    terms = log_a[..., index_a.clamp(0, size_a - 1)] + log_b[..., None, :]
-    return torch.logsumexp(terms.masked_fill(~valid, float("-inf")), dim=-1)
+    size_b = log_b.shape[-1]
+    # Window s of log_a padded with -inf holds log_a[s - size_b + 1 .. s]: against log_b reversed,
+    # every pair of values that sums to s, without building index tensors on each call.
+    windows = F.pad(log_a, (size_b - 1, size_b - 1), value=float("-inf")).unfold(-1, size_b, 1)
+    return torch.logsumexp(windows + log_b.flip(-1)[..., None, :], dim=-1)
 
 
 class DigitSumLayer(nn.Module):
