@@ -149,7 +149,8 @@ def main(argv=None):
         predict_ours, predict_bare = statistics.median(predict_ours), statistics.median(predict_bare)
         rows.append([name, args.batch_size, f"{fit_ours:,.0f}", f"{fit_bare:,.0f}", f"{fit_ours / fit_bare:.2f}",
                      f"{predict_ours:.2f}", f"{predict_bare:.2f}", f"{predict_ours / predict_bare:.2f}"])
-        print(rows[-1], flush=True)
+        print(name, "epoch seconds, ours:", [round(t, 2) for t in ours], "bare:", [round(t, 2) for t in bare],
+              flush=True)
     print(f"\n{args.n_samples:,} training images, {args.n_predict:,} predicted, median of "
           f"{args.rounds} x {args.epochs - 1} epochs and {args.repeats} predictions; {machine()}; mixed_precision='auto' -> "
           f"{autocast_dtype('auto', device) or 'float32'}\n")

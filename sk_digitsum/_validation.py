@@ -56,6 +56,9 @@ def check_images(X, *, expected_shape=None):
             f"Images must be 3-D, (n, H, W), got a 2-D array of shape {X.shape}. Flattened rows "
             "must be reshaped: X.reshape(len(X), 28, -1) for 28-pixel-high images."
         )
+    elif X.ndim < 2:
+        raise ValueError(f"Images must have shape (n, H, W) or (n, 1, H, W); got {X.ndim}-D shape {X.shape}. "
+                         "Reshape your data: one image of shape (H, W) is X[None].")
     else:
         raise ValueError(f"Images must have shape (n, H, W) or (n, 1, H, W); got {X.shape}.")
     if len(X) == 0:
@@ -95,7 +98,7 @@ def _check_integral(y, what):
         raise TypeError(f"{what} must be integers, got an array of dtype {y.dtype}.")
     if np.issubdtype(y.dtype, np.floating):
         if not np.isfinite(y).all() or (y != np.round(y)).any():
-            raise ValueError(f"{what} must be whole numbers; found non-integer values such as "
+            raise ValueError(f"{what} must be whole numbers, not continuous values; found values such as "
                              f"{y[~np.isfinite(y) | (y != np.round(y))].ravel()[0]}.")
     return y.astype(np.int64)
 

@@ -139,6 +139,13 @@ class _DigitClassifierBase(TrainingStepMixin, SumPredictionMixin, PersistenceMix
     # scikit-learn's repr, HTML repr included: the parameters that differ from their defaults.
     __repr__ = BaseEstimator.__repr__
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Stacks of images, (n, H, W) or (n, 1, H, W); a 2-D array is refused with how to reshape it.
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
     def get_params(self, deep=True, **kwargs):
         # skorch lists every attribute without a trailing underscore, its own bookkeeping too.
         return {name: value for name, value in super().get_params(deep=deep, **kwargs).items()
@@ -293,6 +300,7 @@ class _DigitClassifierBase(TrainingStepMixin, SumPredictionMixin, PersistenceMix
         # Channels-last convolutions are faster on CPUs and on GPUs' tensor cores.
         self.module_ = module.to(memory_format=torch.channels_last)
         self.image_shape_ = tuple(shape)
+        self.n_features_in_ = int(np.prod(shape))
         self.device_ = self._compute_device()
         return self
 
@@ -423,6 +431,8 @@ _DOC_TEMPLATE = """{summary}
         The sums ``predict_proba``'s columns stand for.
     image_shape_ : tuple of int
         (H, W) of the images the network reads.
+    n_features_in_ : int
+        Pixels per image, ``H * W``.
     device_ : str
         The device used, with ``"auto"`` resolved.
     synthetic_ : SyntheticDigitsGenerator or None

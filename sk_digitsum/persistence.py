@@ -239,11 +239,6 @@ class PersistenceMixin:
         """
         return load_model(path, expected_class=cls)
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("prediction_module_", None)  # derived from module_, rebuilt on demand
-        return state
-
     def __setstate__(self, state):
         # skorch maps the pickled tensors to state["device"], which torch must know: 'auto' is
         # where the model trained, or the CPU where that is missing here, without a warning.

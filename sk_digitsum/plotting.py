@@ -78,6 +78,11 @@ def plot_history(models, keys=("valid_acc",), *, per="epoch", ax=None):
 def plot_errors(model, X, y, *, max_images=24, n_cols=4):
     """Draw the images whose sum the model gets wrong, with true and predicted values.
 
+    Each title gives the true digits (when ``y`` holds them) and sum, then
+    what the model read: for a digit-heads model the most probable digit at
+    each position and their sum, followed by the predicted sum (the most
+    probable under the exact sum distribution) where that differs.
+
     Parameters
     ----------
     model : fitted DigitSumClassifier or DigitHeadsClassifier
@@ -119,9 +124,21 @@ def plot_errors(model, X, y, *, max_images=24, n_cols=4):
     for ax, index, position in zip(axes.ravel(), wrong, range(len(wrong))):
         ax.imshow(X[index].reshape(X.shape[-2:]), cmap="gray", vmin=0, vmax=255 if X.dtype == np.uint8 else 1)
         truth = "".join(map(str, y[index])) + f" = {true_sums[index]}" if y.ndim == 2 else f"{true_sums[index]}"
-        guess = ("".join(map(str, read[position])) + " = " if read is not None else "") + f"{predicted[index]}"
-        ax.set_title(f"true {truth} | read {guess}", fontsize=8)
+        ax.set_title(f"true {truth} | read {_reading(predicted[index], None if read is None else read[position])}",
+                     fontsize=8)
     if not len(wrong):
         axes[0, 0].set_title("no errors")
     fig.tight_layout()
     return fig
+
+
+def _reading(predicted_sum, digits):
+    """A misread image's title part: the digits read and their sum, then the predicted sum where it differs.
+
+    The predicted sum is the most probable under the sum distribution; the
+    most probable digit at each position may add up to another sum.
+    """
+    if digits is None:
+        return f"{predicted_sum}"
+    text = "".join(map(str, digits)) + f" = {digits.sum()}"
+    return text if digits.sum() == predicted_sum else f"{text}, likeliest sum {predicted_sum}"

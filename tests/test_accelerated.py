@@ -1,21 +1,19 @@
 """Training through Hugging Face Accelerate: one process here, two processes via torchrun."""
 
+import json
 import os
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier
 
 accelerate = pytest.importorskip("accelerate")
 from sk_digitsum.accelerated import AcceleratedDigitHeadsClassifier, AcceleratedDigitSumClassifier  # noqa: E402
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "multi_gpu_accelerate.py"
-
 
 def _accelerated(cls, **params):
     return cls(accelerator=accelerate.Accelerator(cpu=True), random_state=0, verbose=0, **params)
@@ -49,14 +47,43 @@ def test_repr_names_the_accelerator():
     assert repr(clf).endswith("max_epochs=3)"), "only the parameters set show"
 
 
-def test_two_processes_train_data_parallel(tmp_path):
+# Each rank trains on its half of every batch and saves its own weights and what it saw.
+TWO_RANKS = """
+import json
+from accelerate import Accelerator
+from sk_digitsum.accelerated import AcceleratedDigitHeadsClassifier
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+
+accelerator = Accelerator()
+X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=128, random_state=0)
+clf = AcceleratedDigitHeadsClassifier(accelerator=accelerator, max_epochs=2, batch_size=32, train_split=None,
+                                      random_state=0, verbose=0).fit(X, y)
+rank = accelerator.process_index
+clf.save(f"rank{rank}.pt")
+seen = sum(batch["train_batch_size"] for epoch in clf.history_ for batch in epoch["batches"])
+json.dump({"processes": accelerator.num_processes, "seen": seen}, open(f"rank{rank}.json", "w"))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_train_data_parallel_and_stay_in_sync(tmp_path):
     # torchrun starts two CPU processes that train one network with DistributedDataParallel (gloo).
-    env = {**os.environ, "SK_DIGITSUM_EXAMPLES_FAST": "1", "ACCELERATE_USE_CPU": "1"}
+    (tmp_path / "two_ranks.py").write_text(TWO_RANKS)
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(EXAMPLE)],
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "two_ranks.py"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "2 process(es) on cpu" in result.stdout
-    assert DigitHeadsClassifier.load(tmp_path / "digit_sums_accelerated.pt").predict(
-        np.zeros((2, 28, 112), np.uint8)).shape == (2,)
+    records = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert [record["processes"] for record in records] == [2, 2]
+    assert [record["seen"] for record in records] == [128, 128], "each rank sees half of 2 epochs of 128 images"
+    ranks = [DigitHeadsClassifier.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
+    # Gradients are averaged across ranks, so the weights agree. BatchNorm's running statistics are
+    # buffers: DistributedDataParallel broadcasts rank 0's at each forward pass, and each rank's last
+    # batches move its own, so the ranks' statistics (and the model rank 0 saves) are rank 0's.
+    weights = [dict(rank.module_.named_parameters()) for rank in ranks]
+    initial = dict(DigitHeadsClassifier(random_state=0).initialize().module_.named_parameters())
+    for name, tensor in weights[0].items():
+        torch.testing.assert_close(weights[1][name], tensor, rtol=0, atol=0, msg=f"ranks differ in {name}")
+    assert any(not torch.equal(tensor, initial[name]) for name, tensor in weights[0].items())

@@ -59,3 +59,30 @@ def test_image_folder_errors(tmp_path):
         load_image_folder(tmp_path)
     with pytest.raises(ValueError, match="neither a folder"):
         load_images(tmp_path / "a.png")
+
+
+def test_train_options_reach_the_estimator_and_predict_reads_a_folder(tmp_path, small_data, capsys):
+    X, y, _ = small_data
+    data = tmp_path / "train.npz"
+    np.savez(data, X=X, y=y)
+    models = {}
+    for seed in (0, 0, 1):
+        path = tmp_path / f"sum{len(models)}.joblib"
+        main(["train", "--data", str(data), "--estimator", "sum", "--device", "cpu", "--random-state", str(seed),
+              "--max-epochs", "1", "--verbose", "0", "--out", str(path)])
+        models[path] = joblib.load(path)
+    first, again, other = models.values()
+    assert type(first).__name__ == "DigitSumClassifier"
+    assert (first.device, first.device_, first.random_state, other.random_state) == ("cpu", "cpu", 0, 1)
+    np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))
+    assert not np.array_equal(first.predict_proba(X), other.predict_proba(X))
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for index in (2, 0, 1):  # written out of order: rows follow the file names
+        Image.fromarray(X[index]).save(folder / f"scan{index}.png")
+    capsys.readouterr()
+    main(["predict", "--model", str(tmp_path / "sum0.joblib"), "--data", str(folder)])
+    rows = capsys.readouterr().out.splitlines()
+    expected = first.predict(X[:3])
+    assert rows[0] == "image,sum" and rows[1:] == [f"scan{index}.png,{expected[index]}" for index in range(3)]

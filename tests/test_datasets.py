@@ -80,7 +80,34 @@ def test_bad_subset():
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="shared MNIST test set not present")
 def test_official_mnist_test_set_loads():
     images, labels = load_digit_bank(SHARED_MNIST, subset="test")
-    assert images.shape == (10000, 28, 28) and np.bincount(labels).sum() == 10000
+    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+    # The published facts of MNIST's test set: its first labels and its class sizes.
+    np.testing.assert_array_equal(labels[:10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
+    np.testing.assert_array_equal(np.bincount(labels), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    assert images[0].max() == 255 and images[0][:4].max() == 0  # light digit, dark border
+
+
+def test_sample_digit_indices_draws_classes_uniformly_from_an_unbalanced_bank():
+    labels = np.array([0] * 90 + [1] * 10)  # nine zeros for each one
+    indices = sample_digit_indices(labels, 4000, 3, random_state=0)
+    assert indices.shape == (4000, 3) and indices.dtype == np.int64
+    assert abs(np.mean(labels[indices] == 1) - 0.5) < 0.02  # classes drawn uniformly, not by frequency
+    assert set(np.unique(indices[labels[indices] == 1])) == set(range(90, 100))  # every member of a class used
+    np.testing.assert_array_equal(indices, sample_digit_indices(labels, 4000, 3, random_state=0))
+    assert not np.array_equal(indices, sample_digit_indices(labels, 4000, 3, random_state=1))
+
+
+@pytest.mark.parametrize("every", [2, 5, 7])
+def test_split_digit_bank_holds_out_every_nth_digit(every):
+    images = np.arange(20 * 28 * 28).reshape(20, 28, 28) % 256
+    labels = np.arange(20) % 10
+    (train_images, train_labels), (held_images, held_labels) = split_digit_bank(images.astype(np.uint8), labels,
+                                                                                every=every)
+    held = np.arange(0, 20, every)
+    np.testing.assert_array_equal(held_labels, labels[held])
+    np.testing.assert_array_equal(held_images, images[held])
+    np.testing.assert_array_equal(train_labels, np.delete(labels, held))
+    assert len(train_images) + len(held_images) == 20
 
 
 def test_make_digit_sums_layout(bank):

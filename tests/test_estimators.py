@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -36,8 +36,8 @@ def test_heads_prediction_api(fitted_heads, small_data):
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
     sums = fitted_heads.predict(X)
     np.testing.assert_array_equal(sums, fitted_heads.classes_[proba.argmax(axis=1)])
-    predicted_digits = fitted_heads.predict_digits(X)
-    assert predicted_digits.shape == (64, 4) and predicted_digits.min() >= 0 and predicted_digits.max() <= 9
+    np.testing.assert_array_equal(fitted_heads.predict_digits(X), fitted_heads.predict_digit_proba(X).argmax(axis=2))
+    assert fitted_heads.predict_digit_proba(X).shape == (64, 4, 10)
     assert fitted_heads.score(X, y) == pytest.approx(np.mean(sums == y))
     assert fitted_heads.score(X, digits) == fitted_heads.score(X, y)
 
@@ -182,29 +182,42 @@ def _to_unit_float(X):
     return np.asarray(X, dtype=np.float32) / 255
 
 
-def test_pipeline(small_data):
+def test_pipeline_feeds_the_transformed_images_to_the_estimator(small_data):
     X, y, _ = small_data
     pipe = Pipeline([("scale", FunctionTransformer(_to_unit_float)), ("clf", DigitHeadsClassifier(**FAST))])
-    pipe.fit(X, y)
-    assert pipe.predict(X).shape == (64,) and 0 <= pipe.score(X, y) <= 1
+    direct = DigitHeadsClassifier(**FAST).fit(_to_unit_float(X), y)
+    np.testing.assert_array_equal(pipe.fit(X, y).predict(X), direct.predict(_to_unit_float(X)))
+    assert pipe.score(X, y) == np.mean(pipe.predict(X) == y)
 
 
-def test_cross_val_score(small_data):
+def test_cross_val_score_scores_each_fold_as_a_fit_on_the_others_would(small_data):
     X, y, _ = small_data
     scores = cross_val_score(DigitSumClassifier(**FAST), X, y, cv=2)
-    assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
+    expected = [DigitSumClassifier(**FAST).fit(X[train], y[train]).score(X[test], y[test])
+                for train, test in StratifiedKFold(2).split(X, y)]
+    np.testing.assert_array_equal(scores, expected)
+
+
+def _residual_blocks(estimator, X, y):
+    return sum(type(module).__name__ == "BasicBlock" for module in estimator.module_.modules())
+
+
+def _ema_beta(estimator, X, y):
+    return dict(estimator.callbacks_)["ema"].beta
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_grid_search_over_ema_beta_and_resnet_depth(single_digits, n_jobs):
+def test_grid_search_over_ema_beta_and_resnet_depth_reaches_the_network(single_digits, n_jobs):
     X, y, _ = single_digits[0]
     grid = GridSearchCV(
         DigitSumClassifier(backbone="resnet", n_digits=1, batch_size=8, train_split=None, **FAST),
         {"ema_beta": [0.9, 0.99], "depth": [18, 34]}, cv=2, n_jobs=n_jobs,
+        scoring={"blocks": _residual_blocks, "beta": _ema_beta}, refit=False,
     ).fit(X[:16], y[:16])
-    assert len(grid.cv_results_["params"]) == 4
-    assert grid.best_params_["depth"] in (18, 34) and grid.best_estimator_.depth == grid.best_params_["depth"]
-    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    blocks = {18: 2 + 2 + 2 + 2, 34: 3 + 4 + 6 + 3}  # torchvision's layers per depth
+    for params, n_blocks, beta in zip(grid.cv_results_["params"], grid.cv_results_["mean_test_blocks"],
+                                      grid.cv_results_["mean_test_beta"]):
+        assert (n_blocks, beta) == (blocks[params["depth"]], params["ema_beta"])
 
 
 def test_cross_val_score_is_reproducible_across_n_jobs(small_data):
@@ -304,21 +317,22 @@ def test_synthetic_shape_mismatch_is_an_error(small_data):
         clf.fit(X, y)
 
 
-def test_partial_fit_continues_training(small_data):
-    X, y, _ = small_data
-    clf = DigitHeadsClassifier(**FAST).fit(X, y)
-    clf.partial_fit(X, y)
-    assert len(clf.history_) == 2
+def _weights(clf):
+    return [p.detach().clone() for p in clf.module_.parameters()]
 
 
-def test_warm_start_keeps_weights(small_data):
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_training_again_continues_from_the_weights(small_data, how):
     X, y, _ = small_data
-    clf = DigitHeadsClassifier(**FAST, warm_start=True).fit(X, y)
-    weights = [p.detach().clone() for p in clf.module_.parameters()]
-    clf.set_params(lr=1e-12).fit(X, y)
+    clf = DigitHeadsClassifier(**FAST, warm_start=how == "warm_start").fit(X, y)
+    trained, initial = _weights(clf), _weights(clone(clf).initialize())
+    # One epoch moves some weight by more than 1e-3; a re-initialised network would be that far off.
+    assert max((a - b).abs().max() for a, b in zip(trained, initial)) > 1e-3
+    clf.set_params(lr=1e-12)
+    clf.partial_fit(X, y) if how == "partial_fit" else clf.fit(X, y)
     assert len(clf.history_) == 2
-    for before, after in zip(weights, clf.module_.parameters()):
-        torch.testing.assert_close(before, after.detach(), atol=1e-2, rtol=0)
+    for before, after in zip(trained, _weights(clf)):
+        torch.testing.assert_close(after, before, atol=1e-5, rtol=0)
 
 
 def test_diverging_loss_stops_with_advice(small_data):
@@ -392,3 +406,35 @@ def test_batches_for_a_gpu_come_from_pinned_memory_and_streams_are_not_reshuffle
     assert loader.pin_memory is True and loader.batch_size == clf.batch_size
     stream = SyntheticDigitStream(SyntheticDigitsGenerator().fit(*bank), n_samples=10)
     assert clf.get_iterator(stream, training=True).dataset is stream  # DataLoader refuses shuffle=True here
+
+
+def test_score_weights_each_image_by_sample_weight(fitted_heads, small_data):
+    X, y, _ = small_data
+    right = fitted_heads.predict(X) == y
+    assert 0 < right.sum() < len(y)
+    assert fitted_heads.score(X, y, sample_weight=right.astype(float)) == 1.0
+    assert fitted_heads.score(X, y, sample_weight=(~right).astype(float)) == 0.0
+    weights = np.linspace(0.1, 2, len(y))
+    assert fitted_heads.score(X, y, sample_weight=weights) == pytest.approx(np.average(right, weights=weights))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_synthetic_weight_reaches_the_loss_and_changes_training(estimator, small_data):
+    X, y, _ = small_data
+    fits = {}
+    for weight in (0.0, 1.0):
+        clf = estimator(**FAST, synthetic=SyntheticDigitsGenerator(random_state=0), n_synthetic=32,
+                        synthetic_weight=weight, train_split=None)
+        fits[weight] = clf.fit(X, y)
+        assert clf.criterion_.synthetic_weight == weight
+    assert any(not torch.equal(a, b) for a, b in zip(fits[0.0].module_.parameters(), fits[1.0].module_.parameters()))
+
+
+def test_pretrained_file_reaches_the_estimators_network(tmp_path):
+    from sk_digitsum.nn import make_resnet
+
+    source = make_resnet(18)
+    torch.save(source.state_dict(), tmp_path / "trunk.pt")
+    clf = DigitSumClassifier(backbone="resnet", depth=18, pretrained=str(tmp_path / "trunk.pt")).initialize()
+    for key, value in source.state_dict().items():
+        torch.testing.assert_close(clf.module_.backbone.state_dict()[key], value)

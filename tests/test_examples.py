@@ -1,13 +1,34 @@
-"""Every example runs, in a fast mode, and writes what it promises."""
+"""Every example runs, in a fast mode, prints what it promises and writes its files."""
 
+import re
 import runpy
 from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
-OUTPUTS = {"ema_curves.py": "ema_curves.png", "error_analysis.py": "errors.png",
-           "quick_start.py": "digit_sums.joblib", "own_images.py": "my_scans"}
+ACCURACY = r"(0|1)\.\d{3}"
+# What each example prints (a regular expression for every line it promises) and the files it writes.
+PROMISES = {
+    "ema_curves.py": ([r"^wrote ema_curves\.png$"], ["ema_curves.png"]),
+    "error_analysis.py": ([rf"^sum accuracy: {ACCURACY}$", r"^wrote errors\.png$"], ["errors.png"]),
+    "grid_search.py": ([r"^ema_beta depth +mean acc +std rank$", r"^ +0\.9\d* +\d+ +" + ACCURACY,
+                        r"^best: \{'depth': \d+, 'ema_beta': 0\.9\d*\}$"], []),
+    "multi_gpu_accelerate.py": ([rf"^1 process\(es\) on cpu: sum accuracy \d+\.\d\d% on images of held-out digits$"],
+                                ["digit_sums_accelerated.pt"]),
+    "own_images.py": ([r"^scan_0\.png: predicted sum \d+ \(true \d+\)$"], ["my_scans/scan_0.png"]),
+    "quick_start.py": ([r"^predicted sums: \[[\d ]+\] true: \[[\d ]+\]$", rf"^sum accuracy on unseen digits: {ACCURACY}$",
+                        r"^saved and reloaded: digit_sums\.joblib$"], ["digit_sums.joblib"]),
+    "sum_only_digits.py": ([r"^per-position digit accuracy: \[", rf"^sum accuracy: {ACCURACY}$",
+                            r"^true \d{4}  read \d{4}  "], []),
+    "synthetic_and_mixed.py": ([rf"^synthetic only: +{ACCURACY}$", rf"^real sums \+ synthetic: +{ACCURACY}$"], []),
+}
+
+
+def test_every_example_has_its_promises_listed():
+    assert sorted(PROMISES) == [path.name for path in EXAMPLES]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[path.name for path in EXAMPLES])
@@ -16,6 +37,9 @@ def test_example_runs(example, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SK_DIGITSUM_EXAMPLES_FAST", "1")
     runpy.run_path(str(example), run_name="__main__")
-    assert capsys.readouterr().out.strip()
-    if example.name in OUTPUTS:
-        assert (tmp_path / OUTPUTS[example.name]).exists()
+    lines = capsys.readouterr().out.splitlines()
+    patterns, files = PROMISES[example.name]
+    for pattern in patterns:
+        assert any(re.search(pattern, line) for line in lines), f"no line matches {pattern!r} in {lines}"
+    for name in files:
+        assert (tmp_path / name).is_file(), f"{name} was not written"

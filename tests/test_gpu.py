@@ -21,6 +21,7 @@ def test_trains_on_gpu_and_returns_numpy(bank_split, device):
     clf = DigitHeadsClassifier(n_digits=1, max_epochs=8, ema_beta=0.9, verbose=0, random_state=0,
                                device=device).fit(X, y)
     assert clf.device_ == "cuda" and next(clf.module_.parameters()).is_cuda
+    assert clf.optimizer_.defaults["fused"] is True  # one fused AdamW kernel per step on the GPU
     proba = clf.predict_proba(X_test)
     assert isinstance(proba, np.ndarray) and proba.dtype == np.float32
     assert clf.score(X_test, y_test) > 0.85

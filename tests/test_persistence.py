@@ -63,3 +63,18 @@ def test_a_clone_saves_without_warnings_about_default_objects(small_data, tmp_pa
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.save(tmp_path / "model.pt")
+
+
+@pytest.mark.parametrize("estimator", [DigitHeadsClassifier, DigitSumClassifier])
+def test_load_model_without_an_expected_class_returns_the_saved_class(estimator, small_data, tmp_path):
+    from sk_digitsum.persistence import load_model, save_model
+
+    X, y, _ = small_data
+    fitted = estimator(**FAST).fit(X, y)
+    save_model(fitted, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    assert type(loaded) is estimator and loaded.get_params()["max_epochs"] == 1
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    other = DigitSumClassifier if estimator is DigitHeadsClassifier else DigitHeadsClassifier
+    with pytest.raises(ValueError, match=f"holds a {estimator.__name__}, not {other.__name__}"):
+        load_model(tmp_path / "model.pt", expected_class=other)

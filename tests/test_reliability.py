@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import NotFittedError
@@ -262,18 +262,62 @@ label_arrays = st.one_of(
 )
 
 
+def expected_errors(X, y, n_digits=2):
+    """The messages the documented input contract calls for; empty where the input is valid."""
+    errors = []
+    if X.dtype == bool or X.dtype == object:
+        errors.append("must be a numeric array")
+    shape_errors = {2: "must be 3-D"}
+    if X.ndim == 4 and X.shape[1] != 1:
+        errors.append("colour images" if X.shape[-1] in (3, 4) else "must have one channel")
+    elif X.ndim in shape_errors:
+        errors.append(shape_errors[X.ndim])
+    elif len(X) == 0:
+        errors.append("empty set of images")
+    elif min(X.shape[-2:]) < 28:
+        errors.append("smaller than one 28x28 digit")
+    if X.dtype not in (bool, object, np.uint8) and X.size:
+        if np.issubdtype(X.dtype, np.integer) and (X.min() < 0 or X.max() > 255):
+            errors.append("Integer pixel values must lie in 0-255")
+        if np.issubdtype(X.dtype, np.floating):
+            if not np.isfinite(X).all():
+                errors.append("NaN or infinite")
+            elif X.min() < 0 or X.max() > 1:
+                errors.append(r"Float pixel values must lie in \[0, 1\]")
+    if y is None:
+        errors.append("requires y to be passed")
+    elif len(y) != len(X):
+        errors.append("they must match")
+    elif y.ndim == 1 and (y.min() < 0 or y.max() > 9 * n_digits):
+        errors.append(f"Sum labels must lie in 0..{9 * n_digits}")
+    elif y.ndim == 2 and y.shape[1] != n_digits:
+        errors.append(f"columns but n_digits={n_digits}")
+    elif y.ndim == 2 and (y.min() < 0 or y.max() > 9):
+        errors.append("Digit labels must lie in 0..9")
+    return errors
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(X=image_arrays, y=label_arrays)
-def test_any_input_gives_a_result_or_a_clear_error(X, y):
+@example(X=np.full((3, 28, 56), 128, np.uint8), y=np.array([3, 18, 0]))  # both branches, whatever is drawn
+@example(X=np.full((3, 28, 56), 0.5), y=np.array([[1, 2], [9, 9], [0, 0]]))
+@example(X=np.full((3, 28, 56), 2.0), y=np.array([3, 18, 0]))
+def test_any_input_gives_a_result_or_the_contract_error(X, y):
+    errors = expected_errors(X, y)
+    event("valid" if not errors else f"invalid: {errors[0]}")
     clf = DigitHeadsClassifier(n_digits=2, max_epochs=1, verbose=0, random_state=0, train_split=None)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf.fit(X, y)
-    except (ValueError, TypeError) as error:
-        assert str(error) and "Traceback" not in str(error)
-        assert type(error).__module__ == "builtins"
-        assert not hasattr(clf, "module_")
+    if errors:
+        with pytest.raises((ValueError, TypeError), match="|".join(errors)) as raised:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                clf.fit(X, y)
+        assert type(raised.value).__module__ == "builtins" and not hasattr(clf, "module_")
         return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    sums = y if y.ndim == 1 else y.sum(axis=1)
+    np.testing.assert_array_equal(clf.classes_, np.unique(sums))
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), len(clf.classes_)) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
