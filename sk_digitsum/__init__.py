@@ -21,6 +21,6 @@ from .callbacks import EMA
 from .estimators import DigitHeadsClassifier, DigitSumClassifier
 from .synthetic import SyntheticDigitsGenerator
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"
 
 __all__ = ["DigitHeadsClassifier", "DigitSumClassifier", "EMA", "SyntheticDigitsGenerator", "__version__"]

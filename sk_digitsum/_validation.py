@@ -9,6 +9,19 @@ import torch
 from .datasets import DIGIT_SIZE
 
 
+class ImageInputMixin:
+    """scikit-learn tags for estimators that take stacks of images, (n, H, W) or (n, 1, H, W).
+
+    A 2-D array is refused, with how to reshape it (:func:`check_images`).
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+
 def check_images(X, *, expected_shape=None):
     """Validate a stack of grey images; return it as (n, 1, H, W) without copying uint8 data.
 

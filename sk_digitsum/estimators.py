@@ -69,7 +69,8 @@ _PARAMETER_CONSTRAINTS = {
 }
 
 
-class _DigitClassifierBase(TrainingStepMixin, SumPredictionMixin, PersistenceMixin, NeuralNetClassifier):
+class _DigitClassifierBase(_validation.ImageInputMixin, TrainingStepMixin, SumPredictionMixin, PersistenceMixin,
+                           NeuralNetClassifier):
     """Shared machinery of the digit-sum estimators; not for direct use."""
 
     _network = None
@@ -138,13 +139,6 @@ class _DigitClassifierBase(TrainingStepMixin, SumPredictionMixin, PersistenceMix
 
     # scikit-learn's repr, HTML repr included: the parameters that differ from their defaults.
     __repr__ = BaseEstimator.__repr__
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # Stacks of images, (n, H, W) or (n, 1, H, W); a 2-D array is refused with how to reshape it.
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
 
     def get_params(self, deep=True, **kwargs):
         # skorch lists every attribute without a trailing underscore, its own bookkeeping too.

@@ -75,16 +75,14 @@ class DigitHeadsOnRows(RowsAsImages, DigitHeadsClassifier):
 try:
     from accelerate import Accelerator
 
-    from sk_digitsum.accelerated import AcceleratedDigitHeadsClassifier, AcceleratedDigitSumClassifier
+    from sk_digitsum.accelerated import AcceleratedDigitSumClassifier
 
     class AcceleratedDigitSumOnRows(RowsAsImages, AcceleratedDigitSumClassifier):
         pass
 
-    class AcceleratedDigitHeadsOnRows(RowsAsImages, AcceleratedDigitHeadsClassifier):
-        pass
-
-    ACCELERATED = [cls(accelerator=Accelerator(cpu=True), **CHECKED)
-                   for cls in (AcceleratedDigitSumOnRows, AcceleratedDigitHeadsOnRows)]
+    # The accelerated classes share one mixin over the plain estimators checked above: one of them
+    # runs the checks, which keeps the suite's time in bounds.
+    ACCELERATED = [AcceleratedDigitSumOnRows(accelerator=Accelerator(cpu=True), **CHECKED)]
 except ImportError:  # the accelerate extra is not installed
     ACCELERATED = []
 
