@@ -438,3 +438,12 @@ def test_pretrained_file_reaches_the_estimators_network(tmp_path):
     clf = DigitSumClassifier(backbone="resnet", depth=18, pretrained=str(tmp_path / "trunk.pt")).initialize()
     for key, value in source.state_dict().items():
         torch.testing.assert_close(clf.module_.backbone.state_dict()[key], value)
+
+
+def test_digits_are_read_left_to_right(small_data):
+    X, y, _ = small_data
+    clf = DigitHeadsClassifier(**FAST).fit(X, y)
+    # The heads now read digit i at position i, whatever the image.
+    clf.module_.heads.forward = lambda features: 100 * torch.eye(4, 10).expand(len(features), 4, 10)
+    np.testing.assert_array_equal(clf.predict_digits(X[:5]), np.tile([0, 1, 2, 3], (5, 1)))
+    np.testing.assert_array_equal(clf.predict_digit_proba(X[:5]).argmax(axis=2), clf.predict_digits(X[:5]))
