@@ -255,3 +255,5 @@ class PersistenceMixin:
         self.device = "auto" if requested == "auto" else mapped
         for name, default in _ADDED_AFTER_0_3.items():
             self.__dict__.setdefault(name, default)
+        if "image_shape_" in state:  # n_features_in_ came in 0.4.1
+            self.__dict__.setdefault("n_features_in_", state["image_shape_"][0] * state["image_shape_"][1])

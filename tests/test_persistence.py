@@ -31,7 +31,7 @@ def test_safe_file_of_0_3_loads_and_predicts_every_sum_as_it_did(images_of_0_3):
 def test_pickle_of_0_3_loads_predicts_as_it_did_and_trains_on(images_of_0_3):
     X, y, proba = images_of_0_3
     loaded = joblib.load(DATA / "heads_0.3.joblib")
-    assert loaded.device == "auto" and loaded.image_shape_ == (28, 112)
+    assert loaded.device == "auto" and loaded.image_shape_ == (28, 112) and loaded.n_features_in_ == 28 * 112
     np.testing.assert_allclose(loaded.predict_proba(X), proba, rtol=1e-5, atol=1e-6)
     with pytest.warns(FutureWarning, match="validation_fraction is deprecated"):
         loaded.partial_fit(X, y)  # with the callbacks it was pickled with
