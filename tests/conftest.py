@@ -15,6 +15,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        # Docstring examples that train a network take seconds each: with the slow tests.
+        if isinstance(item, pytest.DoctestItem) and any(".fit(" in example.source for example in item.dtest.examples):
+            item.add_marker(pytest.mark.slow)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="no CUDA GPU on this machine")

@@ -15,6 +15,10 @@ from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier
 accelerate = pytest.importorskip("accelerate")
 from sk_digitsum.accelerated import AcceleratedDigitHeadsClassifier, AcceleratedDigitSumClassifier  # noqa: E402
 
+# Trains through Accelerate, in one process and in two.
+pytestmark = pytest.mark.slow
+
+
 def _accelerated(cls, **params):
     return cls(accelerator=accelerate.Accelerator(cpu=True), random_state=0, verbose=0, **params)
 
@@ -53,7 +57,6 @@ import json
 from accelerate import Accelerator
 from sk_digitsum.accelerated import AcceleratedDigitHeadsClassifier
 from sk_digitsum.datasets import load_digit_bank, make_digit_sums
-
 accelerator = Accelerator()
 X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=128, random_state=0)
 clf = AcceleratedDigitHeadsClassifier(accelerator=accelerator, max_epochs=2, batch_size=32, train_split=None,

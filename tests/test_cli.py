@@ -7,6 +7,7 @@ from sk_digitsum.__main__ import build_parser, main
 from sk_digitsum.io import load_image_folder, load_images
 
 
+@pytest.mark.slow
 def test_train_evaluate_predict_roundtrip(tmp_path, small_data, capsys):
     X, y, _ = small_data
     data = tmp_path / "train.npz"
@@ -23,6 +24,7 @@ def test_train_evaluate_predict_roundtrip(tmp_path, small_data, capsys):
     assert lines[0] == "image,sum" and [int(line.split(",")[1]) for line in lines[1:]] == clf.predict(X).tolist()
 
 
+@pytest.mark.slow
 def test_default_train_job_reports_held_out_accuracy(tmp_path, capsys):
     model = tmp_path / "m.joblib"
     main(["train", "--n-samples", "64", "--n-test", "32", "--max-epochs", "1", "--verbose", "0",
@@ -61,6 +63,7 @@ def test_image_folder_errors(tmp_path):
         load_images(tmp_path / "a.png")
 
 
+@pytest.mark.slow
 def test_train_options_reach_the_estimator_and_predict_reads_a_folder(tmp_path, small_data, capsys):
     X, y, _ = small_data
     data = tmp_path / "train.npz"

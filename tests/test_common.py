@@ -15,6 +15,9 @@ from skorch.utils import is_dataset
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator
 
+# scikit-learn's common checks: some 250 small fits.
+pytestmark = pytest.mark.slow
+
 
 def draw_rows(X, n_digits):
     """Each row of a tabular X, squashed to [0, 1] and tiled over a 28 x 28*n_digits image.

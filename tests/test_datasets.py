@@ -154,3 +154,12 @@ def test_concatenate_digits_orders_left_to_right():
 def test_public_functions_name_the_argument_and_its_range(bank, call, message):
     with pytest.raises(ValueError, match=message):
         call(bank)
+
+
+def test_embedded_bank_is_read_once_and_each_call_gets_its_own_copy():
+    images, labels = load_digit_bank()
+    images[:] = 0
+    labels[:] = -1
+    again, again_labels = load_digit_bank()
+    assert again.max() == 255 and again_labels.min() == 0  # untouched by the edits above
+    assert not np.shares_memory(again, images)

@@ -7,6 +7,9 @@ from sklearn.model_selection import GridSearchCV
 
 from sk_digitsum import DigitHeadsClassifier
 
+# Starts Dask workers.
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 

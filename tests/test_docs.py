@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Builds the Sphinx site.
+pytestmark = pytest.mark.slow
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 

@@ -64,12 +64,14 @@ def test_sum_classifier_prediction_api(small_data):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.slow
 def test_learns_single_digits(estimator, single_digits):
     (X, y, _), (X_test, y_test, _) = single_digits
     clf = estimator(n_digits=1, max_epochs=8, verbose=0, random_state=0, ema_beta=0.9).fit(X, y)
     assert clf.score(X_test, y_test) > 0.85
 
 
+@pytest.mark.slow
 def test_heads_learn_digits_from_sums_only(bank_split):
     train, test = bank_split
     X, y, _ = make_digit_sums(*train, 3000, n_digits=2, random_state=0)
@@ -78,6 +80,7 @@ def test_heads_learn_digits_from_sums_only(bank_split):
     assert np.mean(clf.predict_digits(X_test) == digits_test) > 0.8
 
 
+@pytest.mark.slow
 def test_heads_learn_from_digit_labels(single_digits):
     (X, y, digits), (X_test, _, digits_test) = single_digits
     clf = DigitHeadsClassifier(n_digits=1, max_epochs=8, verbose=0, random_state=0, ema_beta=0.9).fit(X, digits)
@@ -150,6 +153,7 @@ def test_history_records_each_epoch(small_data):
     assert "valid_acc" not in no_valid.history_[-1]
 
 
+@pytest.mark.slow
 def test_ema_beta_sets_callback_and_none_removes_it(small_data):
     X, y, _ = small_data
     clf = DigitHeadsClassifier(**FAST, batch_size=16).set_params(ema_beta=0.5).fit(X, y)
@@ -207,6 +211,7 @@ def _ema_beta(estimator, X, y):
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.slow
 def test_grid_search_over_ema_beta_and_resnet_depth_reaches_the_network(single_digits, n_jobs):
     X, y, _ = single_digits[0]
     grid = GridSearchCV(
@@ -220,6 +225,7 @@ def test_grid_search_over_ema_beta_and_resnet_depth_reaches_the_network(single_d
         assert (n_blocks, beta) == (blocks[params["depth"]], params["ema_beta"])
 
 
+@pytest.mark.slow
 def test_cross_val_score_is_reproducible_across_n_jobs(small_data):
     X, y, _ = small_data
     scores = [cross_val_score(DigitHeadsClassifier(**FAST, batch_size=16), X, y, cv=2, n_jobs=n_jobs,
@@ -227,6 +233,7 @@ def test_cross_val_score_is_reproducible_across_n_jobs(small_data):
     np.testing.assert_array_equal(*scores)
 
 
+@pytest.mark.slow
 def test_grid_search_is_reproducible_across_n_jobs(small_data):
     X, y, _ = small_data
     results = []
@@ -272,6 +279,7 @@ def test_model_saved_on_cuda_loads_on_cpu(fitted_heads, small_data, monkeypatch,
     np.testing.assert_allclose(loaded.predict_proba(X), expected, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_synthetic_source_adds_fresh_samples_each_epoch(small_data, monkeypatch):
     X, y, _ = small_data
     generator = SyntheticDigitsGenerator(random_state=0)
@@ -293,6 +301,7 @@ def test_synthetic_source_adds_fresh_samples_each_epoch(small_data, monkeypatch)
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
+@pytest.mark.slow
 def test_synthetic_stream_is_reproducible_with_dataloader_workers(small_data, num_workers):
     X, y, _ = small_data
     params = dict(max_epochs=2, verbose=0, random_state=3, synthetic=SyntheticDigitsGenerator(random_state=0),
@@ -303,6 +312,7 @@ def test_synthetic_stream_is_reproducible_with_dataloader_workers(small_data, nu
     assert not np.array_equal(first.predict_proba(X), other.predict_proba(X))
 
 
+@pytest.mark.slow
 def test_synthetic_only_training(bank):
     generator = SyntheticDigitsGenerator(n_digits=1, random_state=0).fit(*bank)
     X, _, digits = generator.sample(1200)
@@ -419,6 +429,7 @@ def test_score_weights_each_image_by_sample_weight(fitted_heads, small_data):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.slow
 def test_synthetic_weight_reaches_the_loss_and_changes_training(estimator, small_data):
     X, y, _ = small_data
     fits = {}

@@ -14,6 +14,9 @@ from sklearn.pipeline import Pipeline
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator
 from sk_digitsum.datasets import make_digit_sums
 
+# Meta-estimators that train several networks each.
+pytestmark = pytest.mark.slow
+
 FAST = dict(max_epochs=1, verbose=0, random_state=0)
 SKORCH_INTERNALS = ("_params_to_validate", "callbacks__", "iterator_train__shuffle")
 

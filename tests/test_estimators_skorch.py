@@ -46,6 +46,7 @@ def _assert_same_weights(first, second):
 
 
 # ---------------------------------------------------------------- callbacks
+@pytest.mark.slow
 def test_early_stopping_stops_without_the_interrupt_warning(data, capsys):
     X, y = data
     with warnings.catch_warnings():
@@ -57,6 +58,7 @@ def test_early_stopping_stops_without_the_interrupt_warning(data, capsys):
     assert "Stopping since valid_loss has not improved in the last 2 epochs" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_user_callbacks_as_a_list_or_as_named_tuples_run_every_epoch(data):
     X, y = data
     listed = DigitSumClassifier(max_epochs=2, verbose=0, callbacks=[_ValidationSizes()]).fit(X, y)

@@ -16,7 +16,7 @@ PROMISES = {
     "error_analysis.py": ([rf"^sum accuracy: {ACCURACY}$", r"^wrote errors\.png$"], ["errors.png"]),
     "grid_search.py": ([r"^ema_beta depth +mean acc +std rank$", r"^ +0\.9\d* +\d+ +" + ACCURACY,
                         r"^best: \{'depth': \d+, 'ema_beta': 0\.9\d*\}$"], []),
-    "multi_gpu_accelerate.py": ([rf"^1 process\(es\) on cpu: sum accuracy \d+\.\d\d% on images of held-out digits$"],
+    "multi_gpu_accelerate.py": ([r"^1 process\(es\) on cpu: sum accuracy \d+\.\d\d% on images of held-out digits$"],
                                 ["digit_sums_accelerated.pt"]),
     "own_images.py": ([r"^scan_0\.png: predicted sum \d+ \(true \d+\)$"], ["my_scans/scan_0.png"]),
     "quick_start.py": ([r"^predicted sums: \[[\d ]+\] true: \[[\d ]+\]$", rf"^sum accuracy on unseen digits: {ACCURACY}$",
