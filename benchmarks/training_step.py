@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, markdown_table, training_set  # noqa: E402
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier  # noqa: E402
-from sk_digitsum._device import autocast_dtype, resolve_device  # noqa: E402
+from sk_digitsum._device import autocast, autocast_dtype, resolve_device  # noqa: E402
 from sk_digitsum.nn import unwrap  # noqa: E402
 
 MODELS = {
@@ -48,11 +48,6 @@ CPU_MODELS = ["digitnet_w8", "digitnet_w16", "digitnet_w32", "digitnet_w48", "di
 def _synchronize(device):
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-
-
-def _autocast(clf):
-    dtype = autocast_dtype(clf.mixed_precision, clf.device_)
-    return torch.autocast(torch.device(clf.device_).type, dtype=dtype, enabled=dtype is not None)
 
 
 def _batches(images, batch_size, device, order=None):
@@ -81,7 +76,7 @@ def bare_fit(initialised, X, sums, epochs):
         _synchronize(device)
         start = time.perf_counter()
         for index, x in _batches(images, initialised.batch_size, device, torch.randperm(len(images))):
-            with _autocast(initialised):
+            with autocast(initialised.mixed_precision, device):
                 loss = criterion(module(x), labels[index].to(device, non_blocking=True))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -97,7 +92,7 @@ def bare_predict(clf, X):
     images = torch.from_numpy(X[:, None])
     _synchronize(clf.device_)
     start = time.perf_counter()
-    with torch.inference_mode(), _autocast(clf):
+    with torch.inference_mode(), autocast(clf.mixed_precision, clf.device_):
         for _, x in _batches(images, clf.batch_size, clf.device_):
             module(x).float().cpu()
     _synchronize(clf.device_)

@@ -109,8 +109,8 @@ class TrainingStepMixin:
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         # Reads the loss skorch has already copied to the host: testing the tensor in get_loss would
         # make the host wait for the device in the middle of every step.
-        loss = self.history[-1, "batches", -1, "train_loss"] if training else 0.0
-        if not np.isfinite(loss):
+        loss = self.history[-1, "batches", -1, "train_loss"] if training else None
+        if training and not np.isfinite(loss):
             raise FloatingPointError(
                 f"The training loss became {loss} at epoch {len(self.history)}: training diverged. "
                 f"Lower the learning rate (lr={self.lr}), e.g. to {self.lr / 10:g}."
