@@ -10,16 +10,20 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["sk_digitsum", "sk_digitsum.*"]),
     python_requires=">=3.10",
+    # Lower bounds are what the code and its doctests use: torch 2.4 for fused SGD on a GPU and
+    # torch.load(weights_only=True) of the safe format; scikit-learn 1.6 for __sklearn_tags__ and
+    # sklearn.frozen; numpy 2 for the repr of numpy scalars in the doctests (np.True_).
     install_requires=[
-        "torch>=2.1",
-        "torchvision>=0.16",
+        "torch>=2.4",
+        "torchvision>=0.19",
         "skorch>=1.0",
         "scikit-learn>=1.6",
-        "numpy>=1.24",
+        "numpy>=2.0",
         "pillow>=9",
         "joblib>=1.3",
-        "mlxtend>=0.23",
+        "tqdm>=4.60",
     ],
+    package_data={"sk_digitsum": ["data/*.gz", "data/README.md"]},
     extras_require={
         "plot": ["matplotlib>=3.6"],
         "docs": ["sphinx>=7", "myst-parser>=2", "matplotlib>=3.6"],

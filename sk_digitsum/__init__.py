@@ -17,10 +17,27 @@ Where things live; a module imports only modules further down this list:
   the exact sum layer, losses.
 """
 
-from .callbacks import EMA
-from .estimators import DigitHeadsClassifier, DigitSumClassifier
-from .synthetic import SyntheticDigitsGenerator
+import importlib
 
 __version__ = "0.4.1"
 
-__all__ = ["DigitHeadsClassifier", "DigitSumClassifier", "EMA", "SyntheticDigitsGenerator", "__version__"]
+# The public names load on first use (PEP 562), so that ``python -m sk_digitsum --help`` and
+# ``sk_digitsum.__version__`` answer without importing torch.
+_PUBLIC = {
+    "DigitHeadsClassifier": "estimators",
+    "DigitSumClassifier": "estimators",
+    "EMA": "callbacks",
+    "SyntheticDigitsGenerator": "synthetic",
+}
+
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

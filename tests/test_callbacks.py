@@ -1,4 +1,5 @@
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -122,3 +123,25 @@ def test_average_starts_from_weights_that_later_callbacks_load():
     torch.manual_seed(0)
     _net([ema, LoadWeights()], max_epochs=1).fit(X, y)
     torch.testing.assert_close(ema.first_, loaded)
+
+
+@pytest.mark.parametrize("tty, no_color, sink, coloured", [
+    (True, None, print, True),
+    (False, None, print, False),    # piped or redirected
+    (True, "1", print, False),      # https://no-color.org
+    (True, "", print, True),        # set but empty counts as unset
+    (True, None, "logger", False),  # any other sink is not a terminal
+])
+def test_print_log_colours_best_values_only_on_a_terminal(monkeypatch, tty, no_color, sink, coloured):
+    from skorch.callbacks.logging import Ansi
+
+    from sk_digitsum.callbacks import PrintLog
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    log = PrintLog(sink=print if sink is print else (lambda line: None)).initialize()
+    cell = log.format_row({"train_loss": 0.25, "train_loss_best": True}, "train_loss", color=Ansi.BLUE.value)
+    assert cell == (f"{Ansi.BLUE.value}0.2500{Ansi.ENDC.value}" if coloured else "0.2500")

@@ -1,21 +1,28 @@
+import subprocess
+import sys
+
 import joblib
 import numpy as np
 import pytest
 from PIL import Image
 
-from sk_digitsum.__main__ import build_parser, main
+import sk_digitsum
+from sk_digitsum.__main__ import _default_sets, _prog, build_parser, main
 from sk_digitsum.io import load_image_folder, load_images
+from sk_digitsum.persistence import load_model
 
 
 @pytest.mark.slow
-def test_train_evaluate_predict_roundtrip(tmp_path, small_data, capsys):
+@pytest.mark.parametrize("name, read", [("model.pt", load_model), ("model.joblib", joblib.load)])
+def test_train_evaluate_predict_roundtrip_in_the_format_the_extension_names(tmp_path, small_data, capsys,
+                                                                             name, read):
     X, y, _ = small_data
     data = tmp_path / "train.npz"
     np.savez(data, X=X, y=y)
-    model = tmp_path / "model.joblib"
+    model = tmp_path / name
     main(["train", "--data", str(data), "--max-epochs", "1", "--verbose", "0", "--out", str(model)])
     assert "Saved the model" in capsys.readouterr().out
-    clf = joblib.load(model)
+    clf = read(model)  # load_model refuses a pickle, joblib a torch archive: the format is the named one
     main(["evaluate", "--model", str(model), "--data", str(data)])
     assert f"Sum accuracy on 64 images: {clf.score(X, y):.4f}" in capsys.readouterr().out
     out = tmp_path / "pred.csv"
@@ -25,12 +32,25 @@ def test_train_evaluate_predict_roundtrip(tmp_path, small_data, capsys):
 
 
 @pytest.mark.slow
-def test_default_train_job_reports_held_out_accuracy(tmp_path, capsys):
-    model = tmp_path / "m.joblib"
-    main(["train", "--n-samples", "64", "--n-test", "32", "--max-epochs", "1", "--verbose", "0",
-          "--out", str(model)])
+def test_default_train_job_saves_the_safe_format_and_reports_held_out_accuracy(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    main(["train", "--n-samples", "64", "--n-valid", "16", "--n-test", "32", "--max-epochs", "2"])
     out = capsys.readouterr().out
-    assert "Sum accuracy on 32 images of held-out digits" in out and model.is_file()
+    clf = load_model(tmp_path / "model.pt")
+    assert "Sum accuracy on 32 images of held-out digits" in out
+    assert len(clf.history_) == 2 and "valid_acc" in clf.history_[-1]
+
+
+def test_default_job_validates_and_tests_on_digits_it_does_not_train_on():
+    class Args:
+        n_samples, n_valid, n_test, n_digits, random_state = 50, 20, 20, None, 0
+
+    train_bank, ((X, _), (X_valid, _), (X_test, _)) = _default_sets(Args)
+    slots = lambda images: {digit.tobytes() for image in images for digit in np.split(image, 4, axis=1)}
+    trained_on = {digit.tobytes() for digit in train_bank[0]}
+    assert slots(X) <= trained_on
+    assert not slots(X_valid) & trained_on and not slots(X_test) & trained_on
+    assert not slots(X_valid) & slots(X_test)
 
 
 def test_help_describes_commands(capsys):
@@ -39,6 +59,92 @@ def test_help_describes_commands(capsys):
     out = capsys.readouterr().out
     for command in ("train", "evaluate", "predict"):
         assert command in out
+
+
+def test_train_help_names_every_backbone():
+    from sk_digitsum.nn import BACKBONES
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    backbone_help = next(action.help for action in train._actions if action.dest == "backbone")
+    assert all(name in backbone_help for name in BACKBONES)
+
+
+def test_version_and_help_answer_without_importing_torch():
+    code = ("import sys\n"
+            "from sk_digitsum.__main__ import main\n"
+            "for argv in (['--version'], ['--help'], ['train', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print('torch' in sys.modules, 'sklearn' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[0] == f"sk-digitsum {sk_digitsum.__version__}"
+    assert result.stdout.splitlines()[-1] == "False False"
+
+
+@pytest.mark.parametrize("argv0, prog", [(sys.modules["sk_digitsum.__main__"].__file__, "python -m sk_digitsum"),
+                                         ("/usr/bin/sk-digitsum", "sk-digitsum"),
+                                         ("/usr/lib/python3/site-packages/pytest/__main__.py", "sk-digitsum")])
+def test_usage_names_the_command_as_it_was_typed(monkeypatch, argv0, prog):
+    monkeypatch.setattr(sys, "argv", [argv0])
+    assert _prog() == prog and build_parser().format_usage().startswith(f"usage: {prog} ")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, fitted_heads, small_data):
+    """A good model in each format, damaged and foreign files, and unlabelled images."""
+    folder = tmp_path_factory.mktemp("cli")
+    fitted_heads.save(folder / "good.pt")
+    joblib.dump(fitted_heads, folder / "good.joblib")
+    joblib.dump({"weights": [1, 2]}, folder / "foreign.joblib")
+    (folder / "cut.joblib").write_bytes((folder / "good.joblib").read_bytes()[:4000])
+    (folder / "text.pt").write_text("not a model")
+    safe = (folder / "good.pt").read_bytes()
+    (folder / "cut.pt").write_bytes(safe[: len(safe) // 2])
+    np.savez(folder / "unlabelled.npz", X=small_data[0][:4])
+    np.savez(folder / "labelled.npz", X=small_data[0][:4], y=small_data[1][:4])
+    return folder
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "--model", "{d}/nope.pt", "--data", "{d}/labelled.npz"], "model file {d}/nope.pt does not exist"),
+    (["evaluate", "--model", "{d}/good.pt", "--data", "{d}/nope.npz"], "data {d}/nope.npz does not exist"),
+    (["predict", "--model", "{d}/foreign.joblib", "--data", "{d}/labelled.npz"], "holds a dict, not an sk_digitsum"),
+    (["predict", "--model", "{d}/cut.joblib", "--data", "{d}/labelled.npz"], "not an sk_digitsum model file, or it is damaged"),
+    (["predict", "--model", "{d}/cut.pt", "--data", "{d}/labelled.npz"], "not an sk_digitsum model file, or it is damaged"),
+    (["predict", "--model", "{d}/text.pt", "--data", "{d}/labelled.npz"], "not an sk_digitsum model file, or it is damaged"),
+    (["predict", "--model", "{d}/good.pt", "--data", "{d}/good.joblib"], "neither a folder of images nor an .npz"),
+    (["evaluate", "--model", "{d}/good.pt", "--data", "{d}/unlabelled.npz"], "has no labels to evaluate against"),
+    (["train", "--device", "gpu"], "unknown device 'gpu': use cpu, cuda, cuda:N or auto"),
+    (["train", "--max-epochs", "0"], "--max-epochs: '0' must be greater than 0"),
+    (["train", "--lr", "fast"], "--lr: 'fast' is not a number"),
+    (["train", "--synthetic", "-5"], "--synthetic: '-5' must be 0 or more"),
+    (["train", "--out", "{d}/model.h5"], "end the name in .pt (safe format) or .joblib (pickle)"),
+    (["train", "--out", "{d}/no/such/folder/model.pt"], "output folder {d}/no/such/folder does not exist"),
+    (["train", "--backbone", "vgg"], "'backbone' parameter of DigitHeadsClassifier must be a str among"),
+    (["train", "--backbone", "resnet", "--depth", "7"], "Backbone 'resnet' has no depth 7"),
+    (["train", "--data", "{d}/unlabelled.npz"], "has no labels: training needs an .npz file with X and y"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_each_user_error_is_one_line_with_exit_status_2(files, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main([arg.format(d=files) for arg in args])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message.format(d=files) in err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the error is for machines without a GPU")
+def test_asking_for_a_gpu_where_there_is_none_is_a_user_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--device", "cuda"])
+    assert exit_info.value.code == 2 and "no CUDA GPU is available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["good.pt", "good.joblib"])
+def test_predict_reads_either_format(files, fitted_heads, small_data, capsys, name):
+    main(["predict", "--model", str(files / name), "--data", str(files / "labelled.npz")])
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [int(row.split(",")[1]) for row in rows] == fitted_heads.predict(small_data[0][:4]).tolist()
 
 
 def test_image_folder_is_read_in_name_order_and_inverted(tmp_path, small_data):
@@ -89,3 +195,18 @@ def test_train_options_reach_the_estimator_and_predict_reads_a_folder(tmp_path, 
     rows = capsys.readouterr().out.splitlines()
     expected = first.predict(X[:3])
     assert rows[0] == "image,sum" and rows[1:] == [f"scan{index}.png,{expected[index]}" for index in range(3)]
+
+
+@pytest.mark.slow
+def test_model_options_reach_the_estimator(tmp_path, small_data):
+    X, _, digits = small_data
+    data = tmp_path / "train.npz"
+    np.savez(data, X=X[:, :, :56], y=digits[:, :2].sum(1))  # two-digit images: --n-digits is read from their width
+    path = tmp_path / "m.pt"
+    main(["train", "--data", str(data), "--backbone", "digitnet", "--depth", "3", "--lr", "0.01",
+          "--max-epochs", "2", "--synthetic", "24", "--verbose", "0", "--out", str(path)])
+    clf = load_model(path)
+    assert (clf.backbone, clf.depth, clf.lr, clf.max_epochs, clf.n_digits) == ("digitnet", 3, 0.01, 2, 2)
+    assert sum(isinstance(layer, __import__("torch").nn.Conv2d) for layer in clf.module_.modules()) == 3
+    seen = [batch.get("train_batch_size", 0) + batch.get("valid_batch_size", 0) for batch in clf.history_[-1, "batches"]]
+    assert sum(seen) == len(X) + 24  # every real image, in training or validation, and N synthetic ones

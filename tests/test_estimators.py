@@ -458,3 +458,9 @@ def test_digits_are_read_left_to_right(small_data):
     clf.module_.heads.forward = lambda features: 100 * torch.eye(4, 10).expand(len(features), 4, 10)
     np.testing.assert_array_equal(clf.predict_digits(X[:5]), np.tile([0, 1, 2, 3], (5, 1)))
     np.testing.assert_array_equal(clf.predict_digit_proba(X[:5]).argmax(axis=2), clf.predict_digits(X[:5]))
+
+
+def test_the_default_print_log_is_the_terminal_aware_one():
+    from sk_digitsum.callbacks import PrintLog
+
+    assert isinstance(dict(DigitHeadsClassifier().get_default_callbacks())["print_log"], PrintLog)

@@ -113,7 +113,7 @@ def test_pretrained_from_torchvision_imagenet_file(tmp_path):
 
 def test_imagenet_uses_torchvision_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    name = backbones._RESNET_WEIGHTS[18].IMAGENET1K_V1.url.rsplit("/", 1)[1]
+    name = backbones._imagenet_weights(18).url.rsplit("/", 1)[1]
     (tmp_path / "checkpoints").mkdir()
     torch.manual_seed(3)
     imagenet = resnet18()
@@ -128,7 +128,7 @@ def test_imagenet_offline_error_says_how_to_provide_file(tmp_path, monkeypatch):
     def offline(self, *args, **kwargs):
         raise URLError("no network")
 
-    monkeypatch.setattr(type(backbones._RESNET_WEIGHTS[18].IMAGENET1K_V1), "get_state_dict", offline)
+    monkeypatch.setattr(type(backbones._imagenet_weights(18)), "get_state_dict", offline)
     with pytest.raises(RuntimeError, match="download .* copy it to .*checkpoints.*pretrained='<path"):
         make_resnet(18, pretrained="imagenet")
 

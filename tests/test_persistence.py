@@ -1,5 +1,7 @@
 """Model files: the safe format across versions, and pickles of earlier versions."""
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -78,3 +80,15 @@ def test_load_model_without_an_expected_class_returns_the_saved_class(estimator,
     other = DigitSumClassifier if estimator is DigitHeadsClassifier else DigitHeadsClassifier
     with pytest.raises(ValueError, match=f"holds a {estimator.__name__}, not {other.__name__}"):
         load_model(tmp_path / "model.pt", expected_class=other)
+
+
+def test_a_fresh_process_loads_a_model_file_through_persistence_alone(fitted_heads, small_data, tmp_path):
+    # Nothing but the persistence module imported first: the estimator classes must still be known.
+    fitted_heads.save(tmp_path / "m.pt")
+    code = ("import sys, numpy as np\n"
+            "from sk_digitsum.persistence import load_model\n"
+            f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
+            f"print(load_model({str(tmp_path / 'm.pt')!r}).predict(X).tolist())")
+    np.save(tmp_path / "X.npy", small_data[0][:5])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == str(fitted_heads.predict(small_data[0][:5]).tolist())

@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
-from torchvision.models import resnet as tv_resnet
 
 
 def _conv_bn_relu(in_channels, out_channels):
@@ -118,16 +117,21 @@ class ConvNet(nn.Module):
         return self.features(x)[:, :, None, None]
 
 
+# Depth -> (block class in torchvision.models.resnet, blocks per stage). Names, not classes:
+# importing torchvision's models costs seconds, so it happens only when a ResNet is built.
 _RESNET_BLOCKS = {
-    18: (tv_resnet.BasicBlock, [2, 2, 2, 2]),
-    34: (tv_resnet.BasicBlock, [3, 4, 6, 3]),
-    50: (tv_resnet.Bottleneck, [3, 4, 6, 3]),
-    101: (tv_resnet.Bottleneck, [3, 4, 23, 3]),
+    18: ("BasicBlock", [2, 2, 2, 2]),
+    34: ("BasicBlock", [3, 4, 6, 3]),
+    50: ("Bottleneck", [3, 4, 6, 3]),
+    101: ("Bottleneck", [3, 4, 23, 3]),
 }
-_RESNET_WEIGHTS = {
-    18: tv_resnet.ResNet18_Weights, 34: tv_resnet.ResNet34_Weights,
-    50: tv_resnet.ResNet50_Weights, 101: tv_resnet.ResNet101_Weights,
-}
+
+
+def _imagenet_weights(depth):
+    """torchvision's ImageNet weights entry for a ResNet depth."""
+    from torchvision.models import resnet
+
+    return getattr(resnet, f"ResNet{depth}_Weights").IMAGENET1K_V1
 
 
 class ResNetFeatures(nn.Module):
@@ -140,8 +144,11 @@ class ResNetFeatures(nn.Module):
 
     def __init__(self, depth):
         super().__init__()
-        block, layers = _RESNET_BLOCKS[depth]
-        trunk = tv_resnet.ResNet(block, layers)
+        from torchvision.models import resnet
+
+        block_name, layers = _RESNET_BLOCKS[depth]
+        block = getattr(resnet, block_name)
+        trunk = resnet.ResNet(block, layers)
         trunk.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=1, padding=3, bias=False)
         self.stem = nn.Sequential(trunk.conv1, trunk.bn1, trunk.relu)
         self.layer1, self.layer2, self.layer3, self.layer4 = trunk.layer1, trunk.layer2, trunk.layer3, trunk.layer4
@@ -181,7 +188,7 @@ def _load_state_dict_file(path):
 
 
 def _imagenet_state_dict(depth):
-    weights = _RESNET_WEIGHTS[depth].IMAGENET1K_V1
+    weights = _imagenet_weights(depth)
     cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
     if cached.is_file():
         return _load_state_dict_file(cached)
