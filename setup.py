@@ -26,12 +26,12 @@ setup(
     package_data={"sk_digitsum": ["data/*.gz", "data/README.md"]},
     extras_require={
         "plot": ["matplotlib>=3.6"],
-        "docs": ["sphinx>=7", "myst-parser>=2", "matplotlib>=3.6"],
+        "docs": ["sphinx>=7", "myst-parser>=2", "sphinx-gallery>=0.15", "matplotlib>=3.6"],
         "distributed": ["dask[distributed]>=2023.1"],
         "accelerate": ["accelerate>=0.28"],
         # The tests build the docs, run the examples, start a local Dask cluster and
         # train in two processes through Accelerate too.
-        "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6", "sphinx>=7", "myst-parser>=2",
+        "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6", "sphinx>=7", "myst-parser>=2", "sphinx-gallery>=0.15",
                  "dask[distributed]>=2023.1", "accelerate>=0.28"],
     },
     entry_points={"console_scripts": ["sk-digitsum=sk_digitsum.__main__:main"]},

@@ -1,6 +1,11 @@
 """Sphinx configuration: ``sphinx-build -W -b html docs docs/_build/html``."""
 
+from pathlib import Path
+
 import sk_digitsum
+from sk_digitsum.__main__ import build_parser
+
+DOCS = Path(__file__).resolve().parent
 
 project = "sk_digitsum"
 author = "sk_digitsum developers"
@@ -11,9 +16,10 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "myst_parser",
+    "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]
 autosummary_generate = True
 # scikit-learn adds set_*_request methods to every estimator class; their
 # docstrings point into scikit-learn's own docs, so they are left out here.
@@ -32,3 +38,34 @@ napoleon_use_rtype = False
 myst_heading_anchors = 2
 html_theme = "alabaster"
 html_static_path = ["_static"]
+
+# The examples train networks for minutes: the gallery shows their code and the figures they
+# saved (docs/_static/examples/), and the tests run them (tests/test_examples.py).
+sphinx_gallery_conf = {
+    "examples_dirs": str(DOCS.parent / "examples"),
+    "gallery_dirs": str(DOCS / "auto_examples"),
+    "filename_pattern": r"^$",
+    "plot_gallery": "False",
+    "download_all_examples": False,
+    "within_subsection_order": "FileNameSortKey",
+    "write_computation_times": False,
+}
+
+
+def _write_cli_reference():
+    """docs/generated/cli.inc: each command's --help, straight from the parser."""
+    parser = build_parser()
+    parser.prog = "sk-digitsum"
+    commands = parser._subparsers._group_actions[0].choices
+    sections = [("sk-digitsum", parser)] + [(f"sk-digitsum {name}", sub) for name, sub in commands.items()]
+    lines = []
+    for title, command in sections:
+        command.prog = title
+        lines += [f"``{title}``", "-" * (len(title) + 4), "", ".. code-block:: text", ""]
+        lines += [f"   {line}".rstrip() for line in command.format_help().splitlines()] + [""]
+    target = DOCS / "generated" / "cli.inc"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("\n".join(lines), encoding="utf-8")
+
+
+_write_cli_reference()

@@ -1,4 +1,14 @@
-"""Which images does the model misread? A grid of errors, saved as errors.png."""
+"""
+Which images does the model misread?
+====================================
+
+A grid of errors, saved as errors.png.
+
+.. image:: /_static/examples/errors.png
+   :alt: misread images with the digits read and the true sum
+"""
+
+# sphinx_gallery_thumbnail_path = '_static/examples/errors.png'
 
 import os
 

@@ -1,6 +1,8 @@
-"""GridSearchCV over the EMA factor and the backbone depth, with the results as a table.
+"""
+GridSearchCV over the EMA factor and the backbone depth
+=======================================================
 
-Two-digit images keep the search quick; every parameter of the estimators,
+The results come as a table. Two-digit images keep the search quick; every parameter of the estimators,
 skorch's double-underscore ones included, can be searched the same way.
 """
 

@@ -1,4 +1,6 @@
-"""Data-parallel training on several GPUs with Hugging Face Accelerate.
+"""
+Data-parallel training on several GPUs with Hugging Face Accelerate
+===================================================================
 
 Launch on 4 GPUs of one machine::
 

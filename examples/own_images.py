@@ -1,6 +1,8 @@
-"""Predict the sums of your own images: a folder of PNG files, read with Pillow.
+"""
+Predict the sums of your own images
+===================================
 
-This example first writes a few scans to ./my_scans (dark ink on white
+A folder of PNG files, read with Pillow. This example first writes a few scans to ./my_scans (dark ink on white
 paper, as a scanner gives); point ``folder`` at your own instead. Images
 must all have one size, the size the model was trained on.
 """

@@ -1,7 +1,10 @@
-"""Quick start: fit, predict, score, save and load a DigitHeadsClassifier.
+"""
+Quick start
+===========
 
-Trains on 4-digit images labelled with their sum only, composed from the
-embedded MNIST digits, and scores on images of digits it never saw.
+Fit, predict, score, save and load a DigitHeadsClassifier. It trains on
+4-digit images labelled with their sum only, composed from the embedded
+MNIST digits, and scores on images of digits it never saw.
 """
 
 import os

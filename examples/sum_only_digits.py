@@ -1,4 +1,6 @@
-"""Learn to read digits from sum labels alone, then look at the digits.
+"""
+Learn to read digits from sum labels alone, then look at the digits
+===================================================================
 
 No digit label is ever shown to the model: it sees images and their sums.
 Its heads still learn to read each digit, because the sum distribution it

@@ -1,4 +1,6 @@
-"""Synthetic-only training, and real sum labels mixed with fresh synthetic digits.
+"""
+Synthetic images alone, or mixed with real sum labels
+=====================================================
 
 The generator distorts bank digits (rotation, scale, shifts into the
 neighbouring slot, stroke width, noise) and knows every digit, so it can

@@ -200,7 +200,7 @@ class _DigitClassifierBase(_validation.ImageInputMixin, TrainingStepMixin, SumPr
                 f"scikit-learn's {caller} re-encodes the labels as 0..k-1 over the labels present before "
                 f"fitting, which turns sums into other sums, and {type(self).__name__} reads them as sums. "
                 "Fit the estimator first and hand it over as sklearn.frozen.FrozenEstimator(fitted), or see "
-                "'Meta-estimators' in the user guide for each tool's recipe."
+                "\"Use scikit-learn's meta-estimators\" in the user guide for each tool's recipe."
             )
         synthetic = None if self.synthetic is None else fitted_source(
             self.synthetic, self.n_digits, images.shape[2:], self.verbose)
