@@ -1,5 +1,6 @@
 """Sphinx configuration: ``sphinx-build -W -b html docs docs/_build/html``."""
 
+import os
 from pathlib import Path
 
 import sk_digitsum
@@ -9,6 +10,7 @@ DOCS = Path(__file__).resolve().parent
 
 project = "sk_digitsum"
 author = "sk_digitsum developers"
+copyright = "sk_digitsum developers; the embedded MNIST digits: Yann LeCun, Corinna Cortes, Christopher J. C. Burges (CC BY-SA 3.0)"
 release = sk_digitsum.__version__
 extensions = [
     "sphinx.ext.autodoc",
@@ -38,6 +40,8 @@ napoleon_use_rtype = False
 myst_heading_anchors = 2
 html_theme = "alabaster"
 html_static_path = ["_static"]
+# Code of 100 columns fits without a scroll bar.
+html_theme_options = {"page_width": "1240px", "body_max_width": "none"}
 
 # The examples train networks for minutes: the gallery shows their code and the figures they
 # saved (docs/_static/examples/), and the tests run them (tests/test_examples.py).
@@ -54,6 +58,7 @@ sphinx_gallery_conf = {
 
 def _write_cli_reference():
     """docs/generated/cli.inc: each command's --help, straight from the parser."""
+    os.environ["COLUMNS"] = "88"  # argparse wraps help to the terminal width
     parser = build_parser()
     parser.prog = "sk-digitsum"
     commands = parser._subparsers._group_actions[0].choices
