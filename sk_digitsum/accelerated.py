@@ -49,6 +49,17 @@ class _AcceleratedMixin(AccelerateMixin):
         # None: skorch leaves placement to the accelerator.
         return self.device
 
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        # accelerate means one Accelerator per process, so clones share the user's (its
+        # __deepcopy__ returns the instance). Each prepare() registers the network, optimizer and
+        # loaders in it: without this, a search would keep every network it trained alive there,
+        # and the parameter would not be as it was before fit. free_memory() is accelerate's call
+        # for this, "between two trainings with different models/optimizers"; our optimizer_ and
+        # module_ stay usable for partial_fit.
+        self.accelerator.free_memory()
+        return self
+
     def _initialize_accelerator(self):
         # The losses have no weights, and DistributedDataParallel refuses to wrap
         # a module without any: keep them out of the accelerator's prepare().

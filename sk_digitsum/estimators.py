@@ -65,6 +65,8 @@ _PARAMETER_CONSTRAINTS = {
     "warm_start": ["boolean"],
     "classes": ["array-like", None],
     "compile": ["boolean"],
+    # The probabilities come from the exact sum layer; skorch's nonlinearity has nothing to apply to.
+    "predict_nonlinearity": [StrOptions({"auto"})],
     "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left"), Hidden(StrOptions({"deprecated"}))],
 }
 
@@ -413,7 +415,10 @@ _DOC_TEMPLATE = """{summary}
         Deprecated: pass ``train_split=SeededValidSplit(fraction)``.
     **kwargs
         Any other :class:`skorch.NeuralNet` parameter: ``module__*`` options of
-        the network, ``compile``, ``iterator_train__num_workers``, ...
+        the network, ``criterion``, ``iterator_train``, ``iterator_valid``,
+        ``compile``, ``iterator_train__num_workers``, ``torch_load_kwargs``...
+        ``predict_nonlinearity`` stays ``"auto"``: ``predict_proba`` is the
+        exact sum distribution already.
 
     Attributes
     ----------

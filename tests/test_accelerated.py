@@ -45,6 +45,26 @@ def test_model_is_kept_in_the_safe_format_not_pickled(small_data, tmp_path, cls,
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5, atol=1e-7)
 
 
+def test_clones_share_the_accelerator_and_fit_leaves_nothing_in_it(small_data):
+    # One Accelerator per process is accelerate's design; what each fit prepared must not stay
+    # registered there, or a search would keep every network it trained.
+    from sklearn.base import clone
+
+    X, y, _ = small_data
+    first = _accelerated(AcceleratedDigitHeadsClassifier, max_epochs=2, module__width=8)
+    second = clone(first)
+    assert second.accelerator is first.accelerator
+    accelerator = first.accelerator
+    for clf in (first, second):
+        clf.fit(X, y)
+        assert (accelerator._models, accelerator._optimizers, accelerator._dataloaders) == ([], [], [])
+    before = [p.detach().clone() for p in first.module_.parameters()]
+    first.partial_fit(X, y)  # still trains after the accelerator let go of its objects
+    assert len(first.history_) == 4
+    assert any(not torch.equal(a, b) for a, b in zip(before, first.module_.parameters()))
+    assert not any(torch.equal(a, b) for a, b in zip(first.module_.parameters(), second.module_.parameters()))
+
+
 def test_repr_names_the_accelerator():
     clf = AcceleratedDigitHeadsClassifier(accelerator=accelerate.Accelerator(cpu=True), max_epochs=3)
     assert " ".join(repr(clf).split()).startswith("AcceleratedDigitHeadsClassifier(accelerator=<accelerate")

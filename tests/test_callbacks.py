@@ -19,6 +19,16 @@ def test_ema_multi_avg_is_the_report_formula():
     assert counters[0].item() == 8
 
 
+def test_ema_multi_avg_weighs_by_beta_alone_not_by_the_number_averaged():
+    # AveragedModel passes how many models it has averaged; an EMA ignores it.
+    results = []
+    for num_averaged in (torch.tensor(1), torch.tensor(1000)):
+        averaged = [torch.tensor([1.0, 2.0])]
+        ema_multi_avg(averaged, [torch.tensor([3.0, 6.0])], num_averaged, beta=0.5)
+        results.append(averaged[0])
+    torch.testing.assert_close(results[0], results[1])
+
+
 def _regression_data():
     rng = np.random.RandomState(0)
     X = rng.randn(64, 3).astype(np.float32)
@@ -135,13 +145,41 @@ def test_average_starts_from_weights_that_later_callbacks_load():
 def test_print_log_colours_best_values_only_on_a_terminal(monkeypatch, tty, no_color, sink, coloured):
     from skorch.callbacks.logging import Ansi
 
-    from sk_digitsum.callbacks import PrintLog
+    from sk_digitsum.callbacks import PrintLog, colours_wanted
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
     if no_color is None:
         monkeypatch.delenv("NO_COLOR", raising=False)
     else:
         monkeypatch.setenv("NO_COLOR", no_color)
-    log = PrintLog(sink=print if sink is print else (lambda line: None)).initialize()
+    sink = print if sink is print else (lambda line: None)
+    assert colours_wanted(sink) is coloured
+    log = PrintLog(sink=sink).initialize()
     cell = log.format_row({"train_loss": 0.25, "train_loss_best": True}, "train_loss", color=Ansi.BLUE.value)
     assert cell == (f"{Ansi.BLUE.value}0.2500{Ansi.ENDC.value}" if coloured else "0.2500")
+
+
+def test_lr_scheduler_steps_the_rate_and_pickles_without_its_scheduler_object():
+    from torch.optim.lr_scheduler import StepLR
+
+    from sk_digitsum.callbacks import LRScheduler
+
+    X, y = _regression_data()
+    net = _net([("halve", LRScheduler(StepLR, step_size=1, gamma=0.5))], max_epochs=3).fit(X, y)
+    assert net.history[:, "event_lr"] == [0.1, 0.05, 0.025]
+    callback = dict(net.callbacks_)["halve"]
+    assert hasattr(callback, "lr_scheduler_")
+    assert not hasattr(pickle.loads(pickle.dumps(callback)), "lr_scheduler_")
+
+
+def test_print_log_passes_skorch_table_options_through():
+    from sk_digitsum.callbacks import PrintLog
+
+    X, y = _regression_data()
+    lines = []
+    log = PrintLog(sink=lines.append, keys_ignored=["dur"], floatfmt=".2f", tablefmt="plain", stralign="left")
+    net = _net([], max_epochs=1, callbacks__print_log=log).fit(X, y)
+    table = "\n".join(lines)
+    assert "dur" not in table and "-----" not in table  # no timing column; 'plain' draws no rules
+    loss = net.history[-1, "train_loss"]
+    assert f"{loss:.2f}" in table and f"{loss:.4f}" not in table

@@ -117,10 +117,6 @@ EXPECTED_FAILURES = {
 }
 ACCELERATED_EXPECTED_FAILURES = {
     **EXPECTED_FAILURES,
-    "check_estimators_overwrite_params": (
-        "every clone shares one Accelerator (accelerate's __deepcopy__ returns the instance, so processes keep "
-        "one gradient state), and fit registers the network and optimizer in it, which changes its hash"
-    ),
     "check_estimators_pickle": (
         "a fitted accelerated estimator holds its Accelerator, which does not pickle; it raises a TypeError "
         "naming save() and load() instead"

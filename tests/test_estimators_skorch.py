@@ -255,3 +255,55 @@ def test_skorch_forward_reads_raw_image_arrays(data):
     logits = clf.forward(X[:5])  # skorch's method, on (n, H, W) uint8 images as given to fit
     assert logits.shape == (5, 4, 10)
     np.testing.assert_allclose(torch.softmax(logits, -1).numpy(), clf.predict_digit_proba(X[:5]), atol=1e-4)
+
+
+class _CountingLoader(torch.utils.data.DataLoader):
+    batches = 0
+
+    def __iter__(self):
+        for batch in super().__iter__():
+            type(self).batches += 1
+            yield batch
+
+
+@pytest.mark.slow
+def test_iterator_train_and_iterator_valid_are_the_loaders_used(data):
+    train_loader = type("TrainLoader", (_CountingLoader,), {"batches": 0})
+    valid_loader = type("ValidLoader", (_CountingLoader,), {"batches": 0})
+    clf = DigitHeadsClassifier(iterator_train=train_loader, iterator_valid=valid_loader, batch_size=32,
+                               module__width=4, **FAST).fit(*data)
+    assert train_loader.batches == len(clf.history_[-1, "batches"]) - valid_loader.batches
+    assert (train_loader.batches, valid_loader.batches) == (5, 1)  # 144 training images, 16 held out
+
+
+@pytest.mark.slow
+def test_criterion_is_the_loss_trained_on(data):
+    from sk_digitsum.nn import SumLoss
+
+    class HalvedLoss(SumLoss):
+        def forward(self, *args, **kwargs):
+            return super().forward(*args, **kwargs) / 2
+
+    plain = DigitSumClassifier(module__width=4, **FAST).fit(*data)
+    halved = DigitSumClassifier(criterion=HalvedLoss, module__width=4, **FAST).fit(*data)
+    assert isinstance(halved.criterion_, HalvedLoss)
+    first_batch = lambda clf: clf.history_[0, "batches", 0, "train_loss"]  # noqa: E731
+    assert first_batch(halved) == pytest.approx(first_batch(plain) / 2, rel=1e-5)
+
+
+def test_predict_nonlinearity_other_than_auto_is_refused_with_the_reason(data):
+    with pytest.raises(ValueError, match="'predict_nonlinearity' parameter .* must be a str among {'auto'}"):
+        DigitHeadsClassifier(predict_nonlinearity=torch.sigmoid, **FAST).fit(*data)
+
+
+@pytest.mark.slow
+def test_torch_load_kwargs_reach_torch_load_in_load_params(data, tmp_path, monkeypatch):
+    clf = DigitHeadsClassifier(module__width=4, **FAST).fit(*data)
+    clf.save_params(f_params=tmp_path / "params.pt")
+    seen = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: seen.append(kwargs) or real_load(*args, **kwargs))
+    fresh = DigitHeadsClassifier(module__width=4, torch_load_kwargs={"weights_only": True, "mmap": True}, **FAST)
+    fresh.initialize().load_params(f_params=tmp_path / "params.pt")
+    assert seen and seen[-1]["weights_only"] is True and seen[-1]["mmap"] is True
+    np.testing.assert_array_equal(fresh.predict(data[0]), clf.predict(data[0]))

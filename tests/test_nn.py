@@ -224,3 +224,28 @@ def test_log_convolve_of_any_sizes_matches_numpy_and_keeps_gradients_finite(size
     np.testing.assert_allclose(out.detach().exp().numpy(), np.array(expected), rtol=1e-4, atol=1e-30)
     out[:, -1].sum().backward()  # the least likely sum: gradients through -inf padding stay finite
     assert torch.isfinite(log_a.grad).all() and log_a.grad.abs().sum() > 0
+
+
+def test_check_backbone_returns_the_registry_default_depth_when_none_is_given():
+    from sk_digitsum.nn import BACKBONES, check_backbone
+
+    for name, entry in BACKBONES.items():
+        assert check_backbone(name, None, False) == entry.default_depth
+    assert check_backbone("resnet", 50, False) == 50
+
+
+def test_describe_backbones_gives_an_indented_line_per_backbone():
+    from sk_digitsum.nn import BACKBONES, describe_backbones
+
+    lines = describe_backbones(indent=3).splitlines()
+    assert [line.split('"')[1] for line in lines] == list(BACKBONES)
+    assert all(line.startswith('   - ``"') for line in lines)
+
+
+def test_build_backbone_passes_options_to_the_network():
+    from sk_digitsum.nn import build_backbone
+
+    narrow, wide = build_backbone("digitnet", width=8), build_backbone("digitnet", width=16)
+    assert wide.out_channels == 2 * narrow.out_channels
+    with pytest.raises(TypeError, match="resnet backbone takes no options"):
+        build_backbone("resnet", width=8)

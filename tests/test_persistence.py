@@ -92,3 +92,24 @@ def test_a_fresh_process_loads_a_model_file_through_persistence_alone(fitted_hea
     np.save(tmp_path / "X.npy", small_data[0][:5])
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == str(fitted_heads.predict(small_data[0][:5]).tolist())
+
+
+def test_a_subclass_is_saved_as_its_registered_base_until_it_registers_itself(fitted_heads, small_data, tmp_path):
+    from sk_digitsum import persistence
+
+    class MyHeads(DigitHeadsClassifier):
+        pass
+
+    assert persistence.saved_class(MyHeads()) is DigitHeadsClassifier
+    mine = MyHeads(max_epochs=1, verbose=0, random_state=0).fit(*small_data[:2])
+    mine.save(tmp_path / "base.pt")
+    assert type(persistence.load_model(tmp_path / "base.pt")) is DigitHeadsClassifier
+    try:
+        persistence.register_estimator(MyHeads)
+        assert persistence.saved_class(mine) is MyHeads
+        mine.save(tmp_path / "mine.pt")
+        loaded = MyHeads.load(tmp_path / "mine.pt")
+        assert type(loaded) is MyHeads
+        np.testing.assert_allclose(loaded.predict_proba(small_data[0]), mine.predict_proba(small_data[0]), atol=1e-6)
+    finally:
+        persistence._ESTIMATORS.pop("MyHeads", None)

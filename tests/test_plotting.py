@@ -56,3 +56,12 @@ def test_plot_errors_titles_each_misread_image_consistently(fitted, small_data, 
         else:
             predicted = int(read)
         assert predicted == model.predict(X[index:index + 1])[0]
+
+
+@pytest.mark.parametrize("n_cols", [1, 3])
+def test_plot_errors_lays_the_images_out_in_n_cols_columns(fitted, small_data, n_cols):
+    X, _, digits = small_data
+    fig = plotting.plot_errors(fitted["heads"], X, digits, max_images=5, n_cols=n_cols)
+    shown = min(5, int(np.sum(fitted["heads"].predict(X) != digits.sum(1))))
+    grid = fig.axes[0].get_subplotspec().get_gridspec()
+    assert (grid.ncols, grid.nrows) == (n_cols, -(-shown // n_cols))

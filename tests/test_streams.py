@@ -52,3 +52,15 @@ def test_stream_rejects_bad_arguments(bank, kwargs, error, message):
     kwargs = {"generator": SyntheticDigitsGenerator().fit(*bank), **kwargs}
     with pytest.raises(error, match=message):
         SyntheticDigitStream(**kwargs)
+
+
+def test_fitted_source_fits_a_copy_on_the_embedded_bank_and_checks_the_image_size(bank):
+    from sk_digitsum.streams import fitted_source
+
+    users = SyntheticDigitsGenerator(n_digits=2, random_state=0)
+    source = fitted_source(users, n_digits=2, image_shape=(28, 56), verbose=0)
+    assert not hasattr(users, "images_"), "the user's generator is left unfitted"
+    np.testing.assert_array_equal(source.images_, bank[0])
+    assert source.verbose == 0 and users.verbose == 1
+    with pytest.raises(ValueError, match="makes 28x56 images of 2 digits but X holds 28x112 images"):
+        fitted_source(users, n_digits=4, image_shape=(28, 112), verbose=0)
