@@ -190,7 +190,8 @@ def test_pipeline_feeds_the_transformed_images_to_the_estimator(small_data):
     X, y, _ = small_data
     pipe = Pipeline([("scale", FunctionTransformer(_to_unit_float)), ("clf", DigitHeadsClassifier(**FAST))])
     direct = DigitHeadsClassifier(**FAST).fit(_to_unit_float(X), y)
-    np.testing.assert_array_equal(pipe.fit(X, y).predict(X), direct.predict(_to_unit_float(X)))
+    # Probabilities, not sums: a one-epoch model predicts nearly one sum for every image.
+    np.testing.assert_array_equal(pipe.fit(X, y).predict_proba(X), direct.predict_proba(_to_unit_float(X)))
     assert pipe.score(X, y) == np.mean(pipe.predict(X) == y)
 
 
@@ -416,6 +417,20 @@ def test_batches_for_a_gpu_come_from_pinned_memory_and_streams_are_not_reshuffle
     assert loader.pin_memory is True and loader.batch_size == clf.batch_size
     stream = SyntheticDigitStream(SyntheticDigitsGenerator().fit(*bank), n_samples=10)
     assert clf.get_iterator(stream, training=True).dataset is stream  # DataLoader refuses shuffle=True here
+
+
+def test_score_is_the_accuracy_of_predict_image_by_image(fitted_heads, small_data, monkeypatch):
+    # The small fitted models predict nearly one sum for every image, which cannot tell a score that
+    # pairs predictions with the wrong images: give predict a known, varied answer instead.
+    X, y, digits = small_data
+    answers = y.copy()
+    answers[::3] += 1  # wrong on every third image, right elsewhere
+    monkeypatch.setattr(type(fitted_heads), "predict", lambda self, images: answers[:len(images)])
+    right = answers == y
+    assert fitted_heads.score(X, y) == pytest.approx(right.mean())
+    assert fitted_heads.score(X, digits) == pytest.approx(right.mean())  # digit rows are scored by their sums
+    assert fitted_heads.score(X, y, sample_weight=right.astype(float)) == 1.0
+    assert fitted_heads.score(X, y, sample_weight=(~right).astype(float)) == 0.0
 
 
 def test_score_weights_each_image_by_sample_weight(fitted_heads, small_data):
