@@ -16,8 +16,10 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        # Docstring examples that train a network take seconds each: with the slow tests.
-        if isinstance(item, pytest.DoctestItem) and any(".fit(" in example.source for example in item.dtest.examples):
+        # Docstring examples that train, compile or build a ResNet take seconds each: with the slow tests.
+        if isinstance(item, pytest.DoctestItem) and any(
+                marker in example.source for example in item.dtest.examples
+                for marker in (".fit(", "torch.compile(", "make_resnet(")):
             item.add_marker(pytest.mark.slow)
     if torch.cuda.is_available():
         return

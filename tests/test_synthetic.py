@@ -85,10 +85,16 @@ def test_get_set_params_roundtrip():
     assert clone(gen.set_params(noise=0.0)).get_params()["noise"] == 0.0
 
 
-def test_large_samples_show_progress_unless_silenced(bank, capsys):
-    SyntheticDigitsGenerator(random_state=0).fit(*bank).sample(20_000)
+def test_large_samples_show_progress_unless_silenced(bank, capsys, monkeypatch):
+    from sk_digitsum import synthetic
+
+    monkeypatch.setattr(synthetic, "_PROGRESS_FROM", 300)  # 20,000 images would take seconds
+    generator = SyntheticDigitsGenerator(random_state=0).fit(*bank)
+    generator.sample(299)
+    assert capsys.readouterr().err == ""
+    generator.sample(300)
     assert "synthetic images" in capsys.readouterr().err
-    SyntheticDigitsGenerator(random_state=0, verbose=0).fit(*bank).sample(20_000)
+    SyntheticDigitsGenerator(random_state=0, verbose=0).fit(*bank).sample(300)
     assert capsys.readouterr().err == ""
 
 
