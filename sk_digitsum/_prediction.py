@@ -90,7 +90,7 @@ class SumPredictionMixin:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+        X : array-like of shape (n_samples, H, W), (n_samples, 1, H, W) or (n_samples, H * W)
             Images of the size seen in fit.
 
         Returns
@@ -106,7 +106,7 @@ class SumPredictionMixin:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+        X : array-like of shape (n_samples, H, W), (n_samples, 1, H, W) or (n_samples, H * W)
             Images of the size seen in fit.
 
         Returns
@@ -120,7 +120,7 @@ class SumPredictionMixin:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+        X : array-like of shape (n_samples, H, W), (n_samples, 1, H, W) or (n_samples, H * W)
             Images.
         y : array-like of shape (n_samples,) or (n_samples, n_digits)
             True sums, or true digits (whose sums are compared).

@@ -10,19 +10,17 @@ from .datasets import DIGIT_SIZE
 
 
 class ImageInputMixin:
-    """scikit-learn tags for estimators that take stacks of images, (n, H, W) or (n, 1, H, W).
-
-    A 2-D array is refused, with how to reshape it (:func:`check_images`).
-    """
+    """scikit-learn tags for estimators that take stacks of images, (n, H, W) or (n, 1, H, W),
+    or flattened images, (n, H * W), whose shape the estimator knows (:func:`check_images`)."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
+        tags.input_tags.two_d_array = True
         tags.input_tags.three_d_array = True
         return tags
 
 
-def check_images(X, *, expected_shape=None):
+def check_images(X, *, expected_shape=None, row_shape=None):
     """Validate a stack of grey images; return it as (n, 1, H, W) without copying uint8 data.
 
     Integer images must lie in 0-255 and become uint8; float images must lie
@@ -30,10 +28,13 @@ def check_images(X, *, expected_shape=None):
 
     Parameters
     ----------
-    X : array-like of shape (n, H, W) or (n, 1, H, W)
-        The images.
+    X : array-like of shape (n, H, W), (n, 1, H, W) or (n, H * W)
+        The images; flattened rows are read as images of ``expected_shape``,
+        else of ``row_shape``.
     expected_shape : tuple of int or None, default=None
         (H, W) the images must have, e.g. those seen in fit.
+    row_shape : tuple of int or None, default=None
+        (H, W) of flattened rows where ``expected_shape`` is None.
 
     Returns
     -------
@@ -65,10 +66,14 @@ def check_images(X, *, expected_shape=None):
     elif X.ndim == 4:
         raise ValueError(f"Images must have one channel: shape (n, 1, H, W); got {X.shape}.")
     elif X.ndim == 2:
-        raise ValueError(
-            f"Images must be 3-D, (n, H, W), got a 2-D array of shape {X.shape}. Flattened rows "
-            "must be reshaped: X.reshape(len(X), 28, -1) for 28-pixel-high images."
-        )
+        height, width = expected_shape or row_shape or (0, 0)
+        if X.shape[1] != height * width or not height:
+            raise ValueError(
+                f"Got a 2-D array of shape {X.shape}: rows of {X.shape[1]} pixels, which cannot be images of "
+                f"{height}x{width} ({height * width} pixels). Pass image_shape=(H, W) with H * W == {X.shape[1]}, "
+                "or images of shape (n, H, W)."
+            )
+        X = X.reshape(len(X), 1, height, width)
     elif X.ndim < 2:
         raise ValueError(f"Images must have shape (n, H, W) or (n, 1, H, W); got {X.ndim}-D shape {X.shape}. "
                          "Reshape your data: one image of shape (H, W) is X[None].")

@@ -18,6 +18,19 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 DIGIT_SIZE = 28
 
+
+def composed_image_shape(n_digits):
+    """(H, W) of an image of ``n_digits`` digits side by side.
+
+    Examples
+    --------
+    >>> from sk_digitsum.datasets import composed_image_shape
+    >>> composed_image_shape(4)
+    (28, 112)
+    """
+    return DIGIT_SIZE, DIGIT_SIZE * n_digits
+
+
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _SUBSET_PREFIXES = {"train": "train", "test": "t10k"}
 

@@ -30,7 +30,7 @@ from ._device import MIXED_PRECISION, resolve_device, skorch_sees
 from ._prediction import SumPredictionMixin
 from ._training import TrainingStepMixin
 from .augment import AUGMENTATION
-from .datasets import DIGIT_SIZE
+from .datasets import DIGIT_SIZE, composed_image_shape
 from .nn import BACKBONES, DigitHeadsLoss, DigitHeadsNet, DigitSumNet, SumLoss, check_backbone, describe_backbones
 from .persistence import PersistenceMixin
 from .streams import SeededValidSplit, fitted_source
@@ -193,8 +193,8 @@ class _DigitClassifierBase(_validation.ImageInputMixin, TrainingStepMixin, SumPr
                              "give the sums (n,) or the digits (n, n_digits) of the images.")
         device = self._check_params()
         resume = resume and self.initialized_
-        expected_shape = self.image_shape_ if resume else self.image_shape
-        images = _validation.check_images(X, expected_shape=expected_shape)
+        shape = self.image_shape_ if resume else self.image_shape
+        images = _validation.check_images(X, expected_shape=shape, row_shape=composed_image_shape(self.n_digits))
         sums, digits = _validation.check_labels(y, len(images), self.n_digits)
         caller = _validation.reencoding_caller()
         if caller is not None and self._labels_are_sums():
@@ -222,7 +222,7 @@ class _DigitClassifierBase(_validation.ImageInputMixin, TrainingStepMixin, SumPr
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+        X : array-like of shape (n_samples, H, W), (n_samples, 1, H, W) or (n_samples, H * W)
             Grey images, uint8 0-255 or floats in [0, 1]; H, W >= 28.
         y : array-like of shape (n_samples,) or (n_samples, n_digits)
             The sum of each image's digits, or the digits themselves.
@@ -288,7 +288,7 @@ class _DigitClassifierBase(_validation.ImageInputMixin, TrainingStepMixin, SumPr
             return super().initialize()
 
     def initialize_module(self):
-        shape = self.image_shape or getattr(self, "image_shape_", None) or (DIGIT_SIZE, DIGIT_SIZE * self.n_digits)
+        shape = self.image_shape or getattr(self, "image_shape_", None) or composed_image_shape(self.n_digits)
         module = (self.module or self._network)(
             backbone=self.backbone, depth=self.depth, pretrained=self.pretrained,
             image_shape=tuple(shape), n_digits=self.n_digits, **self.get_params_for("module"),
@@ -353,7 +353,9 @@ _DOC_TEMPLATE = """{summary}
     image_shape : (int, int) or None, default=None
         (H, W) of the images the network reads. None: those of the images
         seen in fit, and 28 x 28 * n_digits for a network built before fit
-        (``initialize()``).
+        (``initialize()``). Flattened images, rows of H * W pixels as
+        scikit-learn's tabular tools and ``fetch_openml("mnist_784")`` give
+        them, are read with this shape (28 x 28 * n_digits when None).
     ema_beta : float or None, default=0.99
         Smoothing factor of the :class:`~sk_digitsum.callbacks.EMA` of the
         weights; None turns EMA off.
@@ -511,7 +513,7 @@ class DigitHeadsClassifier(_DigitClassifierBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+        X : array-like of shape (n_samples, H, W), (n_samples, 1, H, W) or (n_samples, H * W)
             Images of the size seen in fit.
 
         Returns
@@ -526,7 +528,7 @@ class DigitHeadsClassifier(_DigitClassifierBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+        X : array-like of shape (n_samples, H, W), (n_samples, 1, H, W) or (n_samples, H * W)
             Images of the size seen in fit.
 
         Returns

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import ValidSplit
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .datasets import DIGIT_SIZE, load_digit_bank
+from .datasets import composed_image_shape, load_digit_bank
 
 
 class SeededValidSplit(ValidSplit):
@@ -96,7 +96,7 @@ def fitted_source(generator, n_digits, image_shape, verbose):
         fitted = clone(generator).fit(*load_digit_bank())
     if not verbose:
         fitted.set_params(verbose=0)
-    if fitted.n_digits != n_digits or tuple(image_shape) != (DIGIT_SIZE, DIGIT_SIZE * n_digits):
+    if fitted.n_digits != n_digits or tuple(image_shape) != composed_image_shape(n_digits):
         raise ValueError(
             f"The synthetic generator makes 28x{28 * fitted.n_digits} images of {fitted.n_digits} "
             f"digits but X holds {image_shape[0]}x{image_shape[1]} images and n_digits={n_digits}."

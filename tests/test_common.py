@@ -1,10 +1,10 @@
 """scikit-learn's common estimator checks, with each expected failure explained.
 
-The estimators take stacks of images and say so in their tags
-(``three_d_array``, not ``two_d_array``), so scikit-learn runs no common check
-on them directly. The checks feed tabular data; an adapter draws each tabular
-row as an image (:class:`RowsAsImages`) and hands it to the real estimator,
-so the checks exercise its fit, predict, parameters and pickling.
+The estimators take stacks of images, or flattened images whose shape they
+know (``three_d_array`` and ``two_d_array``). The checks feed tabular rows of a
+few columns, which are no images of any shape: an adapter draws each row as
+an image (:class:`RowsAsImages`) and hands it to the real estimator, so the
+checks exercise its fit, predict, parameters and pickling.
 """
 
 import numpy as np
@@ -148,11 +148,10 @@ GENERATOR_EXPECTED_FAILURES = {check: BANK for check in [
 
 
 @pytest.mark.parametrize("estimator", [DigitSumClassifier(), DigitHeadsClassifier()], ids=lambda est: type(est).__name__)
-def test_tags_declare_image_stacks(estimator):
-    assert get_tags(estimator).input_tags.three_d_array
-    assert not get_tags(estimator).input_tags.two_d_array
-    with pytest.raises(ValueError, match="reshape"):
-        estimator.set_params(max_epochs=1, verbose=0).fit(np.zeros((4, 28 * 112)), [0, 1, 2, 3])
+def test_tags_declare_image_stacks_and_flattened_images(estimator):
+    assert get_tags(estimator).input_tags.three_d_array and get_tags(estimator).input_tags.two_d_array
+    with pytest.raises(ValueError, match="rows of 5 pixels, which cannot be images of 28x112"):
+        estimator.set_params(max_epochs=1, verbose=0).fit(np.zeros((4, 5)), [0, 1, 2, 3])
 
 
 def common_checks(estimators):

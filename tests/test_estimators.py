@@ -480,3 +480,25 @@ def test_the_default_print_log_is_the_terminal_aware_one():
     from sk_digitsum.callbacks import PrintLog
 
     assert isinstance(dict(DigitHeadsClassifier().get_default_callbacks())["print_log"], PrintLog)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_flattened_images_train_and_predict_as_the_images_themselves(estimator, small_data):
+    X, y, _ = small_data
+    images = estimator(**FAST, module__width=8).fit(X, y)
+    rows = estimator(**FAST, module__width=8).fit(X.reshape(len(X), -1), y)
+    np.testing.assert_array_equal(rows.predict_proba(X.reshape(len(X), -1)), images.predict_proba(X))
+    np.testing.assert_array_equal(rows.predict_proba(X), images.predict_proba(X))
+    assert rows.image_shape_ == (28, 112) and rows.n_features_in_ == 28 * 112
+
+
+def test_flattened_images_of_another_shape_need_image_shape(small_data):
+    X, y, digits = small_data
+    two_digits, sums = X[:, :, :56], digits[:, :2].sum(axis=1)
+    tall = np.concatenate([two_digits, two_digits], axis=1)  # 56 x 56: two rows of two digits
+    rows = tall.reshape(len(tall), -1)
+    with pytest.raises(ValueError, match=r"rows of 3136 pixels, which cannot be images of 28x56"):
+        DigitSumClassifier(n_digits=2, **FAST).fit(rows, sums)
+    clf = DigitSumClassifier(n_digits=2, image_shape=(56, 56), module__width=8, **FAST).fit(rows, sums)
+    assert clf.image_shape_ == (56, 56)
+    np.testing.assert_array_equal(clf.predict_proba(rows), clf.predict_proba(tall))

@@ -122,3 +122,20 @@ def test_calibrated_digit_heads_train_on_the_labels_themselves(no_zeros):
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
     for fold in calibrated.calibrated_classifiers_:
         np.testing.assert_array_equal(fold.estimator.classes_, np.arange(1, 10))  # labels, not ranks 0..8
+
+
+def test_self_training_pseudo_labels_the_unlabelled_rows_with_the_first_model(data):
+    from sklearn.base import clone
+    from sklearn.semi_supervised import SelfTrainingClassifier
+
+    X, y = data
+    rows = X.reshape(len(X), -1)  # SelfTrainingClassifier takes 2-D X: flattened images
+    partial = y.copy()
+    partial[48:] = -1
+    heads = DigitHeadsClassifier(module__width=8, **FAST)
+    self_trained = SelfTrainingClassifier(heads, threshold=0.0, max_iter=1).fit(rows, partial)
+    first = clone(heads).fit(rows[:48], y[:48])
+    np.testing.assert_array_equal(self_trained.transduction_[48:], first.predict(X[48:]))
+    assert (self_trained.labeled_iter_[:48] == 0).all() and (self_trained.labeled_iter_[48:] == 1).all()
+    assert self_trained.estimator_.image_shape_ == (28, 112)
+    np.testing.assert_array_equal(self_trained.predict(rows), self_trained.estimator_.predict(X))

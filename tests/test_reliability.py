@@ -25,10 +25,10 @@ GOOD_Y = np.arange(8) * 4
 
 
 @pytest.mark.parametrize("X, error, message", [
-    (_images().reshape(8, -1), ValueError, "2-D array.*reshape"),
+    (_images(width=84).reshape(8, -1), ValueError, r"rows of 2352 pixels, which cannot be images of 28x112.*image_shape"),
     (np.repeat(_images()[..., None], 3, axis=3), ValueError, "colour images with the channel last"),
     (_images()[:, None].repeat(3, axis=1), ValueError, "one channel"),
-    (_images()[0], ValueError, "must be 3-D|2-D array"),
+    (_images()[0], ValueError, "cannot be images of 28x112"),
     (_images().astype(object), TypeError, "numeric array"),
     (np.full((8, 28, 112), "a"), TypeError, "numeric array"),
     (np.where(_images() > 128, np.nan, 0.5), ValueError, "NaN or infinite"),
@@ -250,8 +250,8 @@ def _cast(values_and_dtype):
 
 image_arrays = st.tuples(
     hnp.arrays(dtype=np.float64,
-               shape=st.sampled_from([(3, 28, 56), (3, 1, 28, 56), (3, 28), (3, 28, 56, 3), (0, 28, 56),
-                                      (3, 20, 56), (2, 3, 28, 56)]),
+               shape=st.sampled_from([(3, 28, 56), (3, 1, 28, 56), (3, 28 * 56), (3, 28), (3, 28, 56, 3),
+                                      (0, 28, 56), (3, 20, 56), (2, 3, 28, 56)]),
                elements=st.sampled_from([0.0, 0.5, 1.0, 7.0, 255.0, -1.0, 300.0, np.nan, np.inf])),
     st.sampled_from([np.uint8, np.int16, np.float32, np.float64, np.bool_, object]),
 ).map(_cast)
@@ -267,14 +267,13 @@ def expected_errors(X, y, n_digits=2):
     errors = []
     if X.dtype == bool or X.dtype == object:
         errors.append("must be a numeric array")
-    shape_errors = {2: "must be 3-D"}
     if X.ndim == 4 and X.shape[1] != 1:
         errors.append("colour images" if X.shape[-1] in (3, 4) else "must have one channel")
-    elif X.ndim in shape_errors:
-        errors.append(shape_errors[X.ndim])
+    elif X.ndim == 2 and X.shape[1] != 28 * 28 * n_digits:
+        errors.append("cannot be images of")  # flattened rows are read as 28 x 28 * n_digits images
     elif len(X) == 0:
         errors.append("empty set of images")
-    elif min(X.shape[-2:]) < 28:
+    elif X.ndim > 2 and min(X.shape[-2:]) < 28:
         errors.append("smaller than one 28x28 digit")
     if X.dtype not in (bool, object, np.uint8) and X.size:
         if np.issubdtype(X.dtype, np.integer) and (X.min() < 0 or X.max() > 255):
@@ -302,6 +301,7 @@ def expected_errors(X, y, n_digits=2):
 @example(X=np.full((3, 28, 56), 128, np.uint8), y=np.array([3, 18, 0]))  # both branches, whatever is drawn
 @example(X=np.full((3, 28, 56), 0.5), y=np.array([[1, 2], [9, 9], [0, 0]]))
 @example(X=np.full((3, 28, 56), 2.0), y=np.array([3, 18, 0]))
+@example(X=np.full((3, 28 * 56), 0.5), y=np.array([3, 18, 0]))  # flattened images, read as 28 x 56
 def test_any_input_gives_a_result_or_the_contract_error(X, y):
     errors = expected_errors(X, y)
     event("valid" if not errors else f"invalid: {errors[0]}")
