@@ -123,14 +123,20 @@ class SumPredictionMixin:
         X : array-like of shape (n_samples, H, W), (n_samples, 1, H, W) or (n_samples, H * W)
             Images.
         y : array-like of shape (n_samples,) or (n_samples, n_digits)
-            True sums, or true digits (whose sums are compared).
+            True sums, or true digits (whose sums are compared); -1 (or a
+            row of -1) for an unlabelled image, which is not scored.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
 
         Returns
         -------
         score : float
-            Fraction of images whose sum is predicted exactly.
+            Fraction of the labelled images whose sum is predicted exactly;
+            images labelled -1 (unlabelled) are left out.
         """
         sums = _validation.target_sums(y, self.n_digits)
-        return float(np.average(self.predict(X) == sums, weights=sample_weight))
+        labelled = sums >= 0
+        if not labelled.any():
+            raise ValueError("Every label is -1 (unlabelled): score needs images with their sums or digits.")
+        weights = None if sample_weight is None else np.asarray(sample_weight)[labelled]
+        return float(np.average(self.predict(X)[labelled] == sums[labelled], weights=weights))

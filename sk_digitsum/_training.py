@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
-from skorch.callbacks import GradientNormClipping, ProgressBar
+from skorch.callbacks import EpochScoring, GradientNormClipping, ProgressBar
 from torch.optim.lr_scheduler import CosineAnnealingLR
 from torch.utils.data import IterableDataset
 
@@ -36,9 +36,11 @@ class TrainingStepMixin:
 
     @property
     def _default_callbacks(self):
-        # skorch's classifier defaults (timer, losses, valid_acc), then ours, then the printing.
-        callbacks = [item for item in super()._default_callbacks if item[0] != "print_log"]
+        # skorch's classifier defaults (timer, losses), its valid_acc on labelled images only, then
+        # ours, then the printing.
+        callbacks = [item for item in super()._default_callbacks if item[0] not in ("print_log", "valid_acc")]
         callbacks += [
+            ("valid_acc", EpochScoring(labelled_sum_accuracy, name="valid_acc", lower_is_better=False)),
             ("lr_scheduler", LRScheduler(CosineAnnealingLR, T_max=max(self.max_epochs, 1))),
             ("gradient_clipping", GradientNormClipping(gradient_clip_value=5.0)),
         ]
@@ -101,10 +103,40 @@ class TrainingStepMixin:
         with autocast(self.mixed_precision, self.device_):
             return module(images.contiguous(memory_format=torch.channels_last), **fit_params)
 
+    def check_data(self, X, y):
+        super().check_data(X, y)
+        if y is not None and self.classes is None:
+            seen = self.classes_inferred_[self.classes_inferred_ >= 0]  # -1 marks unlabelled images
+            # With no real label at all, a synthetic source labels every sum.
+            self.classes_inferred_ = seen if len(seen) else np.arange(9 * self.n_digits + 1)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         known = X if isinstance(X, Mapping) else {}
+        # The batch is still on the host: finding its unlabelled images makes no wait for the device.
+        unlabelled = torch.as_tensor(y_true) < 0
+        teacher = self._teacher_outputs(X, unlabelled) if training and unlabelled.any() else None
         return self.criterion_(y_pred, self._to_device(y_true), digits=self._to_device(known.get("digits")),
-                               synthetic=self._to_device(known.get("synthetic")))
+                               synthetic=self._to_device(known.get("synthetic")), teacher=teacher)
+
+    def _teacher_outputs(self, X, unlabelled):
+        """What the teacher reads in the unlabelled images of a batch, without augmentation.
+
+        The teacher is the moving average of the weights when EMA is on (as in
+        Mean Teacher), else the network itself, in eval mode and without
+        gradients; the criterion turns its confident readings into
+        pseudo-labels for the augmented view the network trained on (as in
+        FixMatch).
+        """
+        images = self._to_device(torch.as_tensor(X["images"] if isinstance(X, Mapping) else X)[unlabelled])
+        ema = dict(self.callbacks_).get("ema")
+        teacher = ema.averaged_.module if getattr(ema, "averaged_", None) is not None else self.module_
+        was_training = teacher.training
+        teacher.eval()
+        try:
+            with torch.no_grad():
+                return self._forward(teacher, images if images.ndim == 4 else images[:, None])
+        finally:
+            teacher.train(was_training)
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         # Reads the loss skorch has already copied to the host: testing the tensor in get_loss would
@@ -116,3 +148,10 @@ class TrainingStepMixin:
                 f"Lower the learning rate (lr={self.lr}), e.g. to {self.lr / 10:g}."
             )
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
+
+
+def labelled_sum_accuracy(net, X, y):
+    """``valid_acc``: the sum accuracy on the labelled validation images (NaN where none is)."""
+    y = np.asarray(y)
+    labelled = y >= 0
+    return float(np.mean(net.predict(X)[labelled] == y[labelled])) if labelled.any() else float("nan")

@@ -121,21 +121,26 @@ def _check_integral(y, what):
     return y.astype(np.int64)
 
 
-def check_labels(y, n_samples, n_digits):
-    """Validate sum or digit labels.
+def check_labels(y, n_samples, n_digits, *, require_label=False):
+    """Validate sum or digit labels; -1 marks an unlabelled image.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,) or (n_samples, n_digits)
-        Sums 0..9 * n_digits, or the digits 0-9 of each image.
+        Sums 0..9 * n_digits, or the digits 0-9 of each image; a sum of -1,
+        or a row of -1 digits, for an image without a label.
     n_samples : int
         The number of images they label.
     n_digits : int
         Digits per image.
+    require_label : bool, default=False
+        Refuse labels that are all -1: nothing to learn from without a
+        synthetic source.
 
     Returns
     -------
     sums : ndarray of shape (n_samples,), dtype int64
+        -1 for unlabelled images.
     digits : ndarray of shape (n_samples, n_digits), dtype int64, or None
         None where only the sums are given.
     """
@@ -146,22 +151,35 @@ def check_labels(y, n_samples, n_digits):
         raise ValueError(f"X has {n_samples} images but y has {len(y)} labels; they must match.")
     if y.ndim == 1:
         max_sum = 9 * n_digits
-        if len(y) and (y.min() < 0 or y.max() > max_sum):
+        if len(y) and (y.min() < -1 or y.max() > max_sum):
             raise ValueError(
-                f"Sum labels must lie in 0..{max_sum} for n_digits={n_digits}; found values from "
-                f"{y.min()} to {y.max()}."
+                f"Sum labels must lie in 0..{max_sum} for n_digits={n_digits}, or be -1 for an unlabelled "
+                f"image; found values from {y.min()} to {y.max()}."
             )
-        return y, None
+        return _some_labelled(y, require_label), None
     if y.ndim == 2:
         if y.shape[1] != n_digits:
             raise ValueError(
                 f"Digit labels have {y.shape[1]} columns but n_digits={n_digits}: pass shape "
                 f"(n, {n_digits}), or set n_digits to match."
             )
-        if len(y) and (y.min() < 0 or y.max() > 9):
-            raise ValueError(f"Digit labels must lie in 0..9; found values from {y.min()} to {y.max()}.")
-        return y.sum(axis=1), y
+        if len(y) and (y.min() < -1 or y.max() > 9):
+            raise ValueError(f"Digit labels must lie in 0..9, or rows be all -1 for an unlabelled image; found "
+                             f"values from {y.min()} to {y.max()}.")
+        unlabelled = (y == -1).all(axis=1)
+        mixed = np.flatnonzero((y == -1).any(axis=1) & ~unlabelled)
+        if len(mixed):
+            raise ValueError(f"Row {mixed[0]} of the digit labels mixes -1 with digits ({y[mixed[0]].tolist()}): a "
+                             "row holds every digit of its image, or is all -1 for an unlabelled image.")
+        return _some_labelled(np.where(unlabelled, -1, y.sum(axis=1)), require_label), y
     raise ValueError(f"y must have shape (n,) for sums or (n, {n_digits}) for digits; got {y.shape}.")
+
+
+def _some_labelled(sums, required):
+    if required and len(sums) and (sums < 0).all():
+        raise ValueError("Every label is -1 (unlabelled): label some images, or pass synthetic= so that "
+                         "generated digits teach what the unlabelled images then refine.")
+    return sums
 
 
 def target_sums(y, n_digits):

@@ -195,7 +195,7 @@ class _DigitClassifierBase(_validation.ImageInputMixin, TrainingStepMixin, SumPr
         resume = resume and self.initialized_
         shape = self.image_shape_ if resume else self.image_shape
         images = _validation.check_images(X, expected_shape=shape, row_shape=composed_image_shape(self.n_digits))
-        sums, digits = _validation.check_labels(y, len(images), self.n_digits)
+        sums, digits = _validation.check_labels(y, len(images), self.n_digits, require_label=self.synthetic is None)
         caller = _validation.reencoding_caller()
         if caller is not None and self._labels_are_sums():
             raise ValueError(

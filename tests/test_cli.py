@@ -104,13 +104,16 @@ def files(tmp_path_factory, fitted_heads, small_data):
     return folder
 
 
+DAMAGED = "not an sk_digitsum model file, or it is damaged"
+
+
 @pytest.mark.parametrize("args, message", [
     (["predict", "--model", "{d}/nope.pt", "--data", "{d}/labelled.npz"], "model file {d}/nope.pt does not exist"),
     (["evaluate", "--model", "{d}/good.pt", "--data", "{d}/nope.npz"], "data {d}/nope.npz does not exist"),
     (["predict", "--model", "{d}/foreign.joblib", "--data", "{d}/labelled.npz"], "holds a dict, not an sk_digitsum"),
-    (["predict", "--model", "{d}/cut.joblib", "--data", "{d}/labelled.npz"], "not an sk_digitsum model file, or it is damaged"),
-    (["predict", "--model", "{d}/cut.pt", "--data", "{d}/labelled.npz"], "not an sk_digitsum model file, or it is damaged"),
-    (["predict", "--model", "{d}/text.pt", "--data", "{d}/labelled.npz"], "not an sk_digitsum model file, or it is damaged"),
+    (["predict", "--model", "{d}/cut.joblib", "--data", "{d}/labelled.npz"], DAMAGED),
+    (["predict", "--model", "{d}/cut.pt", "--data", "{d}/labelled.npz"], DAMAGED),
+    (["predict", "--model", "{d}/text.pt", "--data", "{d}/labelled.npz"], DAMAGED),
     (["predict", "--model", "{d}/good.pt", "--data", "{d}/good.joblib"], "neither a folder of images nor an .npz"),
     (["evaluate", "--model", "{d}/good.pt", "--data", "{d}/unlabelled.npz"], "has no labels to evaluate against"),
     (["train", "--device", "gpu"], "unknown device 'gpu': use cpu, cuda, cuda:N or auto"),
@@ -208,5 +211,6 @@ def test_model_options_reach_the_estimator(tmp_path, small_data):
     clf = load_model(path)
     assert (clf.backbone, clf.depth, clf.lr, clf.max_epochs, clf.n_digits) == ("digitnet", 3, 0.01, 2, 2)
     assert sum(isinstance(layer, __import__("torch").nn.Conv2d) for layer in clf.module_.modules()) == 3
-    seen = [batch.get("train_batch_size", 0) + batch.get("valid_batch_size", 0) for batch in clf.history_[-1, "batches"]]
+    batches = clf.history_[-1, "batches"]
+    seen = [batch.get("train_batch_size", 0) + batch.get("valid_batch_size", 0) for batch in batches]
     assert sum(seen) == len(X) + 24  # every real image, in training or validation, and N synthetic ones

@@ -502,3 +502,48 @@ def test_flattened_images_of_another_shape_need_image_shape(small_data):
     clf = DigitSumClassifier(n_digits=2, image_shape=(56, 56), module__width=8, **FAST).fit(rows, sums)
     assert clf.image_shape_ == (56, 56)
     np.testing.assert_array_equal(clf.predict_proba(rows), clf.predict_proba(tall))
+
+
+def test_unlabelled_images_are_no_class_and_are_not_scored(small_data):
+    X, y, digits = small_data
+    partial = y.copy()
+    partial[::2] = -1
+    clf = DigitSumClassifier(**FAST, module__width=8).fit(X, partial)
+    np.testing.assert_array_equal(clf.classes_, np.unique(y[1::2]))
+    assert clf.score(X, partial) == clf.score(X[1::2], y[1::2])
+    unlabelled_rows = digits.copy()
+    unlabelled_rows[::2] = -1
+    assert clf.score(X, unlabelled_rows) == clf.score(X[1::2], y[1::2])
+    assert np.isfinite(clf.history_[-1, "valid_acc"])
+    with pytest.raises(ValueError, match="score needs images with their sums"):
+        clf.score(X, np.full(len(X), -1))
+    clf.partial_fit(X, partial)  # training on, with the unlabelled images still in
+    assert len(clf.history_) == 2
+
+
+@pytest.mark.slow
+def test_unlabelled_images_alone_learn_beside_a_synthetic_source(small_data, bank):
+    X, y, _ = small_data
+    generator = SyntheticDigitsGenerator(random_state=0, verbose=0).fit(*bank)
+    clf = DigitHeadsClassifier(synthetic=generator, n_synthetic=64, module__width=8, **FAST)
+    clf.fit(X, np.full(len(X), -1))
+    np.testing.assert_array_equal(clf.classes_, np.arange(37))  # the synthetic digits label every sum
+    assert clf.predict(X).shape == (len(X),)
+
+
+def test_the_teacher_is_the_moving_average_reading_unaugmented_images(small_data):
+    from torch.optim.swa_utils import AveragedModel
+
+    X, _, _ = small_data
+    clf = DigitHeadsClassifier(**FAST, module__width=8).initialize()
+    clf.module_.train()
+    average = copy.deepcopy(clf.module_)
+    with torch.no_grad():
+        for parameter in average.parameters():
+            parameter.add_(0.1)
+    dict(clf.callbacks_)["ema"].averaged_ = AveragedModel(average)
+    unlabelled = torch.tensor([True, False, True, False])
+    read = clf._teacher_outputs(X[:4], unlabelled)
+    expected = average.eval()(torch.from_numpy(X[:4][[0, 2]][:, None]))
+    torch.testing.assert_close(read, expected)
+    assert clf.module_.training, "the network's mode is left as it was"

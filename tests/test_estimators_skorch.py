@@ -15,7 +15,8 @@ from skorch.helper import predefined_split
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier
 from sk_digitsum.datasets import make_digit_sums
 
-FAST = dict(max_epochs=1, verbose=0, random_state=0)
+# A narrow network: these tests check skorch workflows, not what the network learns.
+FAST = dict(max_epochs=1, verbose=0, random_state=0, module__width=8)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_checkpoint_and_load_init_state_restore_the_best_weights(data, tmp_path)
             loaded.update(_weights(net))
 
     checkpoint = Checkpoint(dirname=tmp_path)
-    second = DigitHeadsClassifier(max_epochs=1, verbose=0, random_state=1,
+    second = DigitHeadsClassifier(**{**FAST, "random_state": 1},
                                   callbacks=[LoadInitState(checkpoint), ("spy", Spy())])
     second.fit(X, y)
     _assert_same_weights(loaded, saved)
@@ -198,13 +199,13 @@ def test_save_params_and_load_params_roundtrip(data, tmp_path):
 def test_set_params_reaches_the_module_the_optimizer_and_the_callbacks(data):
     X, y = data
     clf = DigitHeadsClassifier(**FAST).fit(X, y)
-    clf.set_params(module__width=8)
-    assert clf.module_.backbone.out_channels == 8 * 4
+    clf.set_params(module__width=12)
+    assert clf.module_.backbone.out_channels == 12 * 4
     clf.set_params(optimizer__weight_decay=0.5, lr=0.1)
     assert clf.optimizer_.param_groups[0]["weight_decay"] == 0.5 and clf.optimizer_.param_groups[0]["lr"] == 0.1
     clf.set_params(callbacks__gradient_clipping__gradient_clip_value=1.0)
     assert dict(clf.callbacks_)["gradient_clipping"].gradient_clip_value == 1.0
-    assert clf.fit(X, y).module_.backbone.out_channels == 8 * 4
+    assert clf.fit(X, y).module_.backbone.out_channels == 12 * 4
 
 
 def test_optimizer_sgd_with_momentum(data):
@@ -271,7 +272,7 @@ def test_iterator_train_and_iterator_valid_are_the_loaders_used(data):
     train_loader = type("TrainLoader", (_CountingLoader,), {"batches": 0})
     valid_loader = type("ValidLoader", (_CountingLoader,), {"batches": 0})
     clf = DigitHeadsClassifier(iterator_train=train_loader, iterator_valid=valid_loader, batch_size=32,
-                               module__width=4, **FAST).fit(*data)
+                               **FAST).fit(*data)
     assert train_loader.batches == len(clf.history_[-1, "batches"]) - valid_loader.batches
     assert (train_loader.batches, valid_loader.batches) == (5, 1)  # 144 training images, 16 held out
 
@@ -284,8 +285,8 @@ def test_criterion_is_the_loss_trained_on(data):
         def forward(self, *args, **kwargs):
             return super().forward(*args, **kwargs) / 2
 
-    plain = DigitSumClassifier(module__width=4, **FAST).fit(*data)
-    halved = DigitSumClassifier(criterion=HalvedLoss, module__width=4, **FAST).fit(*data)
+    plain = DigitSumClassifier(**FAST).fit(*data)
+    halved = DigitSumClassifier(criterion=HalvedLoss, **FAST).fit(*data)
     assert isinstance(halved.criterion_, HalvedLoss)
     first_batch = lambda clf: clf.history_[0, "batches", 0, "train_loss"]  # noqa: E731
     assert first_batch(halved) == pytest.approx(first_batch(plain) / 2, rel=1e-5)
@@ -298,12 +299,12 @@ def test_predict_nonlinearity_other_than_auto_is_refused_with_the_reason(data):
 
 @pytest.mark.slow
 def test_torch_load_kwargs_reach_torch_load_in_load_params(data, tmp_path, monkeypatch):
-    clf = DigitHeadsClassifier(module__width=4, **FAST).fit(*data)
+    clf = DigitHeadsClassifier(**FAST).fit(*data)
     clf.save_params(f_params=tmp_path / "params.pt")
     seen = []
     real_load = torch.load
     monkeypatch.setattr(torch, "load", lambda *args, **kwargs: seen.append(kwargs) or real_load(*args, **kwargs))
-    fresh = DigitHeadsClassifier(module__width=4, torch_load_kwargs={"weights_only": True, "mmap": True}, **FAST)
+    fresh = DigitHeadsClassifier(torch_load_kwargs={"weights_only": True, "mmap": True}, **FAST)
     fresh.initialize().load_params(f_params=tmp_path / "params.pt")
     assert seen and seen[-1]["weights_only"] is True and seen[-1]["mmap"] is True
     np.testing.assert_array_equal(fresh.predict(data[0]), clf.predict(data[0]))

@@ -265,3 +265,21 @@ def test_build_backbone_passes_options_to_the_network():
     assert wide.out_channels == 2 * narrow.out_channels
     with pytest.raises(TypeError, match="resnet backbone takes no options"):
         build_backbone("resnet", width=8)
+
+
+@pytest.mark.parametrize("loss, shape", [(DigitHeadsLoss, (4, 10)), (SumLoss, (37,))])
+def test_unlabelled_rows_learn_the_teachers_confident_readings(loss, shape):
+    torch.manual_seed(0)
+    outputs = torch.randn(3, *shape)
+    sums = torch.tensor([5, -1, -1])  # one labelled image, two unlabelled
+    teacher = torch.zeros(2, *shape)
+    teacher[0, ..., 7] = 20.0  # sure of class 7 everywhere
+    criterion = loss(threshold=0.95, unlabelled_weight=0.5)
+    labelled_only = loss()(outputs[:1], sums[:1])
+    sevens = torch.full(outputs[1].shape[:-1], 7).reshape(-1)
+    pseudo = torch.nn.functional.cross_entropy(outputs[1].reshape(-1, shape[-1]), sevens)
+    # the unsure teacher row (uniform) is below the threshold: no loss, but it counts in the mean
+    expected = (labelled_only + 0.5 * pseudo + 0.0) / 3
+    torch.testing.assert_close(criterion(outputs, sums, teacher=teacher), expected)
+    # without a teacher (validation) the unlabelled rows are left out of the mean
+    torch.testing.assert_close(criterion(outputs, sums), labelled_only)

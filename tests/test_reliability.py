@@ -50,7 +50,10 @@ def test_bad_images_are_rejected_before_training(X, error, message):
 @pytest.mark.parametrize("y, error, message", [
     (GOOD_Y[:5], ValueError, "8 images but y has 5 labels"),
     (np.full(8, 37), ValueError, r"Sum labels must lie in 0..36"),
-    (np.full(8, -1), ValueError, r"Sum labels must lie in 0..36"),
+    (np.full(8, -2), ValueError, r"Sum labels must lie in 0..36 for n_digits=4, or be -1"),
+    (np.full(8, -1), ValueError, r"Every label is -1 \(unlabelled\): label some images, or pass synthetic="),
+    (np.full((8, 4), -1), ValueError, r"Every label is -1"),
+    (np.array([[1, 2, 3, 4]] * 7 + [[1, -1, 3, 4]]), ValueError, r"Row 7 of the digit labels mixes -1 with digits"),
     (GOOD_Y + 0.5, ValueError, "whole numbers"),
     (np.array(list("abcdefgh")), TypeError, "must be integers"),
     (np.full((8, 4), 10), ValueError, r"Digit labels must lie in 0..9"),
@@ -287,12 +290,16 @@ def expected_errors(X, y, n_digits=2):
         errors.append("requires y to be passed")
     elif len(y) != len(X):
         errors.append("they must match")
-    elif y.ndim == 1 and (y.min() < 0 or y.max() > 9 * n_digits):
+    elif y.ndim == 1 and (y.min() < -1 or y.max() > 9 * n_digits):
         errors.append(f"Sum labels must lie in 0..{9 * n_digits}")
     elif y.ndim == 2 and y.shape[1] != n_digits:
         errors.append(f"columns but n_digits={n_digits}")
-    elif y.ndim == 2 and (y.min() < 0 or y.max() > 9):
+    elif y.ndim == 2 and (y.min() < -1 or y.max() > 9):
         errors.append("Digit labels must lie in 0..9")
+    elif y.ndim == 2 and ((y == -1).any(axis=1) & ~(y == -1).all(axis=1)).any():
+        errors.append("mixes -1 with digits")
+    elif (y if y.ndim == 1 else y[:, 0]).max() < 0:  # -1 marks an unlabelled image; nothing to learn from
+        errors.append("Every label is -1")
     return errors
 
 
@@ -302,6 +309,7 @@ def expected_errors(X, y, n_digits=2):
 @example(X=np.full((3, 28, 56), 0.5), y=np.array([[1, 2], [9, 9], [0, 0]]))
 @example(X=np.full((3, 28, 56), 2.0), y=np.array([3, 18, 0]))
 @example(X=np.full((3, 28 * 56), 0.5), y=np.array([3, 18, 0]))  # flattened images, read as 28 x 56
+@example(X=np.full((3, 28, 56), 128, np.uint8), y=np.array([[1, 2], [-1, -1], [9, 9]]))  # one unlabelled image
 def test_any_input_gives_a_result_or_the_contract_error(X, y):
     errors = expected_errors(X, y)
     event("valid" if not errors else f"invalid: {errors[0]}")
@@ -316,8 +324,8 @@ def test_any_input_gives_a_result_or_the_contract_error(X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(X, y)
-    sums = y if y.ndim == 1 else y.sum(axis=1)
-    np.testing.assert_array_equal(clf.classes_, np.unique(sums))
+    sums = y if y.ndim == 1 else np.where(y[:, 0] < 0, -1, y.sum(axis=1))
+    np.testing.assert_array_equal(clf.classes_, np.unique(sums[sums >= 0]))  # -1: unlabelled, no class
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), len(clf.classes_)) and np.isfinite(proba).all()
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)

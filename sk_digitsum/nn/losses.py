@@ -1,9 +1,16 @@
 """Training criteria.
 
-Each criterion takes the network's output and the sums of the images; the
-digit-heads loss also takes the digits where they are known (-1 where only
-the sum is). ``synthetic`` flags rows drawn from a synthetic source, whose
-loss is scaled by ``synthetic_weight``.
+Each criterion takes the network's output and the sums of the images (-1
+for an unlabelled image); the digit-heads loss also takes the digits where
+they are known (-1 where only the sum is). ``synthetic`` flags rows drawn from
+a synthetic source, whose loss is scaled by ``synthetic_weight``.
+
+Unlabelled images learn from a teacher: ``teacher`` holds its outputs on
+those images (un-augmented), and where it is confident (probability at least
+``threshold``) its reading is the target for the network's output on the
+augmented image (FixMatch's consistency loss), weighted by
+``unlabelled_weight``. Without a teacher (validation), unlabelled images add
+no loss.
 """
 
 import torch
@@ -13,20 +20,51 @@ from torch.nn import functional as F
 from .heads import DigitSumLayer
 
 
-def _weighted_mean(losses, synthetic, synthetic_weight):
-    if synthetic is None:
-        return losses.mean()
-    weights = torch.where(synthetic.bool(), synthetic_weight, 1.0).to(losses.dtype)
-    return (losses * weights).mean()
+def _weighted_mean(losses, synthetic, synthetic_weight, counted=None):
+    weights = torch.ones_like(losses) if synthetic is None else torch.where(synthetic.bool(), synthetic_weight, 1.0)
+    if counted is not None:
+        weights = weights * counted
+    total = (losses * weights.to(losses.dtype)).sum()
+    return total / (len(losses) if counted is None else counted.sum().clamp(min=1))
 
 
-class SumLoss(nn.Module):
+def _pseudo_label_loss(logits, teacher, threshold):
+    """Cross-entropy against the teacher's confident readings; 0 where it is unsure.
+
+    ``logits`` and ``teacher`` have the classes in their last dimension.
+    """
+    confidence, target = torch.softmax(teacher.float(), dim=-1).max(dim=-1)
+    losses = F.cross_entropy(logits.movedim(-1, 1), target, reduction="none")
+    return losses * (confidence >= threshold)
+
+
+class _UnlabelledMixin:
+    """Splits a batch into labelled and unlabelled rows; the latter learn from the teacher."""
+
+    def _losses(self, outputs, sums, teacher, labelled_losses):
+        unlabelled = sums < 0
+        losses = torch.zeros(len(sums), device=outputs.device)
+        if (~unlabelled).any():
+            losses[~unlabelled] = labelled_losses(~unlabelled)
+        if teacher is None:  # validation: only the labelled images count
+            return losses, (~unlabelled).to(losses.dtype)
+        if unlabelled.any():
+            pseudo = _pseudo_label_loss(outputs[unlabelled], teacher, self.threshold)
+            losses[unlabelled] = self.unlabelled_weight * pseudo.reshape(len(pseudo), -1).mean(dim=1)
+        return losses, None
+
+
+class SumLoss(_UnlabelledMixin, nn.Module):
     """Cross-entropy of sum logits against the sums.
 
     Parameters
     ----------
     synthetic_weight : float, default=1.0
         Weight of rows flagged as synthetic.
+    unlabelled_weight : float, default=1.0
+        Weight of the pseudo-label loss of unlabelled rows.
+    threshold : float, default=0.95
+        Teacher confidence from which a pseudo-label is used.
 
     Examples
     --------
@@ -36,16 +74,20 @@ class SumLoss(nn.Module):
     True
     """
 
-    def __init__(self, synthetic_weight=1.0):
+    def __init__(self, synthetic_weight=1.0, unlabelled_weight=1.0, threshold=0.95):
         super().__init__()
         self.synthetic_weight = synthetic_weight
+        self.unlabelled_weight = unlabelled_weight
+        self.threshold = threshold
 
-    def forward(self, logits, sums, digits=None, synthetic=None):
-        losses = F.cross_entropy(logits.float(), sums, reduction="none")
-        return _weighted_mean(losses, synthetic, self.synthetic_weight)
+    def forward(self, logits, sums, digits=None, synthetic=None, teacher=None):
+        logits = logits.float()
+        losses, counted = self._losses(
+            logits, sums, teacher, lambda rows: F.cross_entropy(logits[rows], sums[rows], reduction="none"))
+        return _weighted_mean(losses, synthetic, self.synthetic_weight, counted)
 
 
-class DigitHeadsLoss(nn.Module):
+class DigitHeadsLoss(_UnlabelledMixin, nn.Module):
     """Loss of the digit heads, from digit labels or from sums alone.
 
     Rows with digit labels take the mean cross-entropy of the heads. Rows
@@ -56,6 +98,10 @@ class DigitHeadsLoss(nn.Module):
     ----------
     synthetic_weight : float, default=1.0
         Weight of rows flagged as synthetic.
+    unlabelled_weight : float, default=1.0
+        Weight of the pseudo-label loss of unlabelled rows (per digit).
+    threshold : float, default=0.95
+        Teacher confidence in a digit from which its pseudo-label is used.
 
     See Also
     --------
@@ -73,17 +119,25 @@ class DigitHeadsLoss(nn.Module):
     5.756
     """
 
-    def __init__(self, synthetic_weight=1.0):
+    def __init__(self, synthetic_weight=1.0, unlabelled_weight=1.0, threshold=0.95):
         super().__init__()
         self.synthetic_weight = synthetic_weight
+        self.unlabelled_weight = unlabelled_weight
+        self.threshold = threshold
         self.sum_layer = DigitSumLayer()
 
-    def forward(self, digit_logits, sums, digits=None, synthetic=None):
+    def forward(self, digit_logits, sums, digits=None, synthetic=None, teacher=None):
         digit_logits = digit_logits.float()
+        losses, counted = self._losses(digit_logits, sums, teacher, lambda rows: self._labelled_losses(
+            digit_logits[rows], sums[rows], None if digits is None else digits[rows]))
+        return _weighted_mean(losses, synthetic, self.synthetic_weight, counted)
+
+    def _labelled_losses(self, digit_logits, sums, digits):
+        """Mean per-digit cross-entropy where the digits are known, sum NLL where only the sum is."""
         if digits is None:
-            losses = -self.sum_layer(digit_logits).gather(1, sums[:, None]).squeeze(1)
-            return _weighted_mean(losses, synthetic, self.synthetic_weight)
-        has_digits = digits[:, 0] >= 0
+            has_digits = torch.zeros(len(sums), dtype=torch.bool, device=sums.device)
+        else:
+            has_digits = digits[:, 0] >= 0
         losses = torch.zeros(len(sums), device=digit_logits.device)
         if has_digits.any():
             per_digit = F.cross_entropy(digit_logits[has_digits].transpose(1, 2), digits[has_digits],
@@ -93,4 +147,4 @@ class DigitHeadsLoss(nn.Module):
             sum_only = ~has_digits
             log_probs = self.sum_layer(digit_logits[sum_only])
             losses[sum_only] = -log_probs.gather(1, sums[sum_only, None]).squeeze(1)
-        return _weighted_mean(losses, synthetic, self.synthetic_weight)
+        return losses

@@ -1,0 +1,166 @@
+"""Learning from unlabelled images (label -1): sum accuracy on writers never seen in any form.
+
+Data, all four-digit images:
+
+- labelled: sum-labelled images composed from the embedded bank (10,000 by default);
+- unlabelled: images of the even-indexed MNIST test digits, half tight, half scanned (20,000);
+- test: images of the odd-indexed MNIST test digits, tight and scanned (10,000 each), which no row
+  sees in any form, except the transductive row, which is given the test images without labels.
+
+Run rows (each writes a JSON record to ``benchmarks/results/unlabelled/``), then the table and
+the figure::
+
+    python benchmarks/unlabelled.py run labelled unlabelled oracle
+    python benchmarks/unlabelled.py run self_training few_labels transductive synthetic
+    python benchmarks/unlabelled.py run curve_2000 curve_5000
+    python benchmarks/unlabelled.py report
+
+``--scale 0.05`` runs every row on a twentieth of the data, to check the script.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_MNIST, RESULTS, SCANNED, machine, markdown_table, save_json, timed  # noqa: E402
+
+from sk_digitsum import DigitHeadsClassifier, SyntheticDigitsGenerator  # noqa: E402
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums  # noqa: E402
+
+RECORDS = RESULTS / "unlabelled"
+CURVE = (0, 2_000, 5_000, 20_000)
+
+
+def four_digit_sets(images, labels, n_tight, n_scanned, seed):
+    """Tight and scanned images of a digit bank: (X, sums, digits) each."""
+    X, sums, digits, indices = make_digit_sums(images, labels, n_tight + n_scanned, random_state=seed,
+                                               return_indices=True)
+    scanner = SyntheticDigitsGenerator(**SCANNED, verbose=0).fit(images, labels)
+    scanned = scanner.render(indices[n_tight:], random_state=seed + 1)
+    return (X[:n_tight], sums[:n_tight], digits[:n_tight]), (scanned, sums[n_tight:], digits[n_tight:])
+
+
+def data(args):
+    test_images, test_labels = load_digit_bank(args.mnist, subset="test")
+    n = lambda count: max(1, int(count * args.scale))  # noqa: E731
+    even, odd = np.arange(0, len(test_labels), 2), np.arange(1, len(test_labels), 2)
+    tight_u, scanned_u = four_digit_sets(test_images[even], test_labels[even], n(10_000), n(10_000), seed=10)
+    tight_t, scanned_t = four_digit_sets(test_images[odd], test_labels[odd], n(10_000), n(10_000), seed=20)
+    bank = load_digit_bank()
+    labelled = make_digit_sums(*bank, n(args.n_labelled), random_state=0)
+    unlabelled = tuple(np.concatenate(parts) for parts in zip(tight_u, scanned_u))
+    return bank, labelled, unlabelled, {"tight": tight_t, "scanned": scanned_t}
+
+
+def rows(args, bank, labelled, unlabelled, tests):
+    """name -> (description, X, y, estimator)."""
+    X_l, y_l, _ = labelled
+    X_u, _, digits_u = unlabelled
+    unknown = lambda n: np.full(n, -1)  # noqa: E731
+    test_X = np.concatenate([tests["tight"][0], tests["scanned"][0]])
+    few = max(1, int(1_000 * args.scale))
+
+    def heads(**params):
+        return DigitHeadsClassifier(random_state=0, verbose=args.verbose, device=args.device,
+                                    **({"max_epochs": args.epochs} if args.epochs else {}), **params)
+
+    table = {
+        "labelled": ("labelled sums only (the defaults)", X_l, y_l, heads()),
+        "unlabelled": ("labelled sums + unlabelled images", np.concatenate([X_l, X_u]),
+                       np.concatenate([y_l, unknown(len(X_u))]), heads()),
+        # y holds sums or digits for all rows, so the ceiling gives the unlabelled images their true sums.
+        "oracle": ("labelled sums + the unlabelled images' true sums (ceiling)", np.concatenate([X_l, X_u]),
+                   np.concatenate([y_l, digits_u.sum(axis=1)]), heads()),
+        "few_labels": (f"{few:,} labelled sums + unlabelled images", np.concatenate([X_l[:few], X_u]),
+                       np.concatenate([y_l[:few], unknown(len(X_u))]), heads()),
+        "transductive": ("labelled sums + the test images, unlabelled", np.concatenate([X_l, test_X]),
+                         np.concatenate([y_l, unknown(len(test_X))]), heads()),
+        "synthetic": ("synthetic digits of the embedded bank + unlabelled images, no real label", X_u,
+                      unknown(len(X_u)), heads(synthetic=SyntheticDigitsGenerator(random_state=0, verbose=0),
+                                               n_synthetic=max(1, int(20_000 * args.scale)))),
+    }
+    for nominal in CURVE[1:-1]:
+        count = max(1, int(nominal * args.scale))
+        table[f"curve_{nominal}"] = (f"labelled sums + {count:,} unlabelled images",
+                                     np.concatenate([X_l, X_u[:count]]), np.concatenate([y_l, unknown(count)]), heads())
+    return table
+
+
+def run_row(name, args, bank, labelled, unlabelled, tests):
+    if name == "self_training":
+        from sklearn.semi_supervised import SelfTrainingClassifier
+
+        X_l, y_l, _ = labelled
+        X = np.concatenate([X_l, unlabelled[0]])
+        y = np.concatenate([y_l, np.full(len(unlabelled[0]), -1)])
+        estimator = SelfTrainingClassifier(
+            DigitHeadsClassifier(random_state=0, verbose=args.verbose, device=args.device,
+                                 **({"max_epochs": args.epochs} if args.epochs else {})), threshold=0.95, max_iter=2)
+        description, X = "SelfTrainingClassifier (threshold 0.95, 2 rounds)", X.reshape(len(X), -1)
+    else:
+        description, X, y, estimator = rows(args, bank, labelled, unlabelled, tests)[name]
+    print(f"== {name}: {description}, {len(X):,} images on {machine()}", flush=True)
+    _, fit_seconds = timed(estimator.fit, X, y)
+    model = getattr(estimator, "estimator_", estimator)
+    record = {"row": name, "description": description, "device": machine(), "fit_seconds": fit_seconds,
+              "n_images": len(X), "n_labelled": int(np.sum(np.asarray(y) >= 0))}
+    for variant, (X_test, sums, digits) in tests.items():
+        predicted, seconds = timed(model.predict, X_test)
+        record[f"{variant}_acc"] = float(np.mean(predicted == sums))
+        record[f"{variant}_digit_acc"] = float(np.mean(model.predict_digits(X_test) == digits))
+        record[f"{variant}_predict_seconds"] = seconds
+    save_json(record, Path(args.results) / f"{name}.json")
+    print(json.dumps(record), flush=True)
+
+
+def report(args):
+    records = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.results).glob("*.json"))}
+    headers = ["row", "tight sum acc", "scanned sum acc", "tight digit acc", "scanned digit acc", "fit (s)",
+               "predict 10k (s)", "device"]
+    table = [[r["description"], *(f"{100 * r[key]:.2f}%" for key in
+                                  ("tight_acc", "scanned_acc", "tight_digit_acc", "scanned_digit_acc")),
+              f"{r['fit_seconds']:.0f}", f"{r['tight_predict_seconds']:.2f}", r["device"]] for r in records.values()]
+    print(markdown_table(headers, table))
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    curve = sorted((records[name]["n_images"] - records[name]["n_labelled"], records[name])
+                   for name in records if name in ("labelled", "unlabelled") or name.startswith("curve_"))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for variant in ("tight", "scanned"):
+        ax.plot([n for n, _ in curve], [100 * r[f"{variant}_acc"] for _, r in curve], marker="o", label=variant)
+    ax.set(xlabel="unlabelled images", ylabel="sum accuracy (%)", title="Labelled sums + unlabelled images")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(Path(args.results) / "accuracy_vs_unlabelled.png", dpi=90)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("rows", nargs="*")
+    parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
+    parser.add_argument("--n-labelled", type=int, default=10_000)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of every set, to check the script")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--verbose", type=int, default=1)
+    parser.add_argument("--results", default=str(RECORDS))
+    args = parser.parse_args(argv)
+    if args.command == "report":
+        return report(args)
+    start = time.perf_counter()
+    sets = data(args)
+    print(f"data composed in {time.perf_counter() - start:.0f} s", flush=True)
+    for name in args.rows:
+        run_row(name, args, *sets)
+
+
+if __name__ == "__main__":
+    main()
