@@ -65,11 +65,9 @@ def _existing(path, what):
 
 # ---------------------------------------------------------------------------------------- models
 def _save(clf, path):
-    from .estimators import DigitHeadsClassifier
-
     # The file keeps what prediction needs; the validation images and the synthetic source are
     # training-only settings, which the safe format cannot store anyway.
-    clf.set_params(train_split=DigitHeadsClassifier().train_split, synthetic=None)
+    clf.set_params(train_split=type(clf)().train_split, synthetic=None)
     if path.endswith(_SAFE_SUFFIXES):
         clf.save(path)
     else:
