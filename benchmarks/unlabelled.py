@@ -108,7 +108,7 @@ def run_row(name, args, bank, labelled, unlabelled, tests):
     _, fit_seconds = timed(estimator.fit, X, y)
     model = getattr(estimator, "estimator_", estimator)
     record = {"row": name, "description": description, "device": machine(), "fit_seconds": fit_seconds,
-              "n_images": len(X), "n_labelled": int(np.sum(np.asarray(y) >= 0))}
+              "epochs": len(model.history_), "n_images": len(X), "n_labelled": int(np.sum(np.asarray(y) >= 0))}
     for variant, (X_test, sums, digits) in tests.items():
         predicted, seconds = timed(model.predict, X_test)
         record[f"{variant}_acc"] = float(np.mean(predicted == sums))
@@ -121,10 +121,11 @@ def run_row(name, args, bank, labelled, unlabelled, tests):
 def report(args):
     records = {path.stem: json.loads(path.read_text()) for path in sorted(Path(args.results).glob("*.json"))}
     headers = ["row", "tight sum acc", "scanned sum acc", "tight digit acc", "scanned digit acc", "fit (s)",
-               "predict 10k (s)", "device"]
+               "epochs", "predict 10k (s)", "device"]
     table = [[r["description"], *(f"{100 * r[key]:.2f}%" for key in
                                   ("tight_acc", "scanned_acc", "tight_digit_acc", "scanned_digit_acc")),
-              f"{r['fit_seconds']:.0f}", f"{r['tight_predict_seconds']:.2f}", r["device"]] for r in records.values()]
+              f"{r['fit_seconds']:.0f}", r.get("epochs", "-"), f"{r['tight_predict_seconds']:.2f}", r["device"]]
+             for r in records.values()]
     print(markdown_table(headers, table))
     try:
         import matplotlib.pyplot as plt
