@@ -38,23 +38,31 @@ def _pseudo_label_loss(logits, teacher, threshold):
     return losses * (confidence >= threshold)
 
 
-class _UnlabelledMixin:
-    """Splits a batch into labelled and unlabelled rows; the latter learn from the teacher."""
+class _SemiSupervisedLoss(nn.Module):
+    """The parts the criteria share: weights, and the split of a batch into labelled and unlabelled rows."""
 
-    def _losses(self, outputs, sums, teacher, labelled_losses):
+    def __init__(self, synthetic_weight=1.0, unlabelled_weight=1.0, threshold=0.95):
+        super().__init__()
+        self.synthetic_weight = synthetic_weight
+        self.unlabelled_weight = unlabelled_weight
+        self.threshold = threshold
+
+    def _mean_loss(self, outputs, sums, synthetic, teacher, labelled_losses):
+        """Labelled rows by ``labelled_losses(rows)``, unlabelled ones from the teacher; the weighted mean."""
         unlabelled = sums < 0
         losses = torch.zeros(len(sums), device=outputs.device)
         if (~unlabelled).any():
             losses[~unlabelled] = labelled_losses(~unlabelled)
+        counted = None
         if teacher is None:  # validation: only the labelled images count
-            return losses, (~unlabelled).to(losses.dtype)
-        if unlabelled.any():
+            counted = (~unlabelled).to(losses.dtype)
+        elif unlabelled.any():
             pseudo = _pseudo_label_loss(outputs[unlabelled], teacher, self.threshold)
             losses[unlabelled] = self.unlabelled_weight * pseudo.reshape(len(pseudo), -1).mean(dim=1)
-        return losses, None
+        return _weighted_mean(losses, synthetic, self.synthetic_weight, counted)
 
 
-class SumLoss(_UnlabelledMixin, nn.Module):
+class SumLoss(_SemiSupervisedLoss):
     """Cross-entropy of sum logits against the sums.
 
     Parameters
@@ -74,20 +82,13 @@ class SumLoss(_UnlabelledMixin, nn.Module):
     True
     """
 
-    def __init__(self, synthetic_weight=1.0, unlabelled_weight=1.0, threshold=0.95):
-        super().__init__()
-        self.synthetic_weight = synthetic_weight
-        self.unlabelled_weight = unlabelled_weight
-        self.threshold = threshold
-
     def forward(self, logits, sums, digits=None, synthetic=None, teacher=None):
         logits = logits.float()
-        losses, counted = self._losses(
-            logits, sums, teacher, lambda rows: F.cross_entropy(logits[rows], sums[rows], reduction="none"))
-        return _weighted_mean(losses, synthetic, self.synthetic_weight, counted)
+        return self._mean_loss(logits, sums, synthetic, teacher,
+                               lambda rows: F.cross_entropy(logits[rows], sums[rows], reduction="none"))
 
 
-class DigitHeadsLoss(_UnlabelledMixin, nn.Module):
+class DigitHeadsLoss(_SemiSupervisedLoss):
     """Loss of the digit heads, from digit labels or from sums alone.
 
     Rows with digit labels take the mean cross-entropy of the heads. Rows
@@ -120,17 +121,13 @@ class DigitHeadsLoss(_UnlabelledMixin, nn.Module):
     """
 
     def __init__(self, synthetic_weight=1.0, unlabelled_weight=1.0, threshold=0.95):
-        super().__init__()
-        self.synthetic_weight = synthetic_weight
-        self.unlabelled_weight = unlabelled_weight
-        self.threshold = threshold
+        super().__init__(synthetic_weight, unlabelled_weight, threshold)
         self.sum_layer = DigitSumLayer()
 
     def forward(self, digit_logits, sums, digits=None, synthetic=None, teacher=None):
         digit_logits = digit_logits.float()
-        losses, counted = self._losses(digit_logits, sums, teacher, lambda rows: self._labelled_losses(
+        return self._mean_loss(digit_logits, sums, synthetic, teacher, lambda rows: self._labelled_losses(
             digit_logits[rows], sums[rows], None if digits is None else digits[rows]))
-        return _weighted_mean(losses, synthetic, self.synthetic_weight, counted)
 
     def _labelled_losses(self, digit_logits, sums, digits):
         """Mean per-digit cross-entropy where the digits are known, sum NLL where only the sum is."""
