@@ -90,3 +90,21 @@ def markdown_table(headers, rows):
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def write_docs_section(name, text, path=ROOT / "docs" / "results.md"):
+    """Put ``text`` into the section ``name`` of a docs page, keeping the other sections.
+
+    Several benchmarks report into ``docs/results.md``; each owns the text between its own
+    markers, so rewriting one table never drops another.
+    """
+    begin, end = f"<!-- begin {name}: written by its benchmark's report -->", f"<!-- end {name} -->"
+    page = path.read_text() if path.exists() else "# Results\n"
+    section = f"{begin}\n{text.strip()}\n{end}"
+    if begin in page:
+        before, rest = page.split(begin, 1)
+        page = before + section + rest.split(end, 1)[1]
+    else:
+        page = page.rstrip() + "\n\n" + section + "\n"
+    path.write_text(page)
+    print(f"wrote section {name!r} of {path}")

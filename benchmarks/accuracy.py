@@ -22,7 +22,8 @@ import torch
 from skorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, machine, markdown_table, save_json, test_sets, timed, training_set  # noqa: E402
+from _common import (RESULTS, ROOT, machine, markdown_table, save_json, test_sets, timed, training_set,  # noqa: E402
+                     write_docs_section)
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator  # noqa: E402
 
@@ -165,9 +166,8 @@ def report(args):
     text = markdown_table(headers, table)
     print(text)
     figures(records)
-    docs = ROOT / "docs" / "results.md"
-    docs.write_text(
-        "# Results\n\nWritten by `python benchmarks/accuracy.py report` from the records in "
+    write_docs_section("accuracy", (
+        "Written by `python benchmarks/accuracy.py report` from the records in "
         "`benchmarks/results/`. Test images: 10,000 four-digit images of the official MNIST test digits "
         "(writers never seen in training), tight and 'scanned'. Training: 10,000 sum-labelled images of the "
         "embedded 5,000-digit bank, or synthetic images of the same bank.\n\n" + text +
@@ -183,8 +183,7 @@ def report(args):
         "another rendering of the scanned set (the same distortions, drawn with other random numbers)." +
         "\n\n![Test accuracy against training time](_static/accuracy_curves.png)\n\n"
         "![Validation accuracy with and without EMA](_static/ema_stability.png)\n\n"
-        "![Misread test images](_static/errors.png)\n")
-    print(f"wrote {docs}")
+        "![Misread test images](_static/errors.png)\n"))
 
 
 def figures(records):
