@@ -52,59 +52,60 @@ def data(args):
     even, odd = np.arange(0, len(test_labels), 2), np.arange(1, len(test_labels), 2)
     tight_u, scanned_u = four_digit_sets(test_images[even], test_labels[even], n(10_000), n(10_000), seed=10)
     tight_t, scanned_t = four_digit_sets(test_images[odd], test_labels[odd], n(10_000), n(10_000), seed=20)
-    bank = load_digit_bank()
-    labelled = make_digit_sums(*bank, n(args.n_labelled), random_state=0)
+    labelled = make_digit_sums(*load_digit_bank(), n(args.n_labelled), random_state=0)
     unlabelled = tuple(np.concatenate(parts) for parts in zip(tight_u, scanned_u))
-    return bank, labelled, unlabelled, {"tight": tight_t, "scanned": scanned_t}
+    return labelled, unlabelled, {"tight": tight_t, "scanned": scanned_t}
 
 
-def rows(args, bank, labelled, unlabelled, tests):
-    """name -> (description, X, y, estimator)."""
+def rows(args, labelled, unlabelled, tests):
+    """name -> a function that makes the row: (description, X, y, estimator), data made only when run."""
+    from sklearn.semi_supervised import SelfTrainingClassifier
+
     X_l, y_l, _ = labelled
     X_u, _, digits_u = unlabelled
-    unknown = lambda n: np.full(n, -1)  # noqa: E731
     test_X = np.concatenate([tests["tight"][0], tests["scanned"][0]])
     few = max(1, int(1_000 * args.scale))
+
+    def with_labelled(X, y, n_labelled=len(X_l)):
+        return np.concatenate([X_l[:n_labelled], X]), np.concatenate([y_l[:n_labelled], y])
+
+    def unknown(n):
+        return np.full(n, -1)
+
+    def flattened(X, y):  # SelfTrainingClassifier takes 2-D X only
+        return X.reshape(len(X), -1), y
 
     def heads(**params):
         return DigitHeadsClassifier(random_state=0, verbose=args.verbose, device=args.device,
                                     **({"max_epochs": args.epochs} if args.epochs else {}), **params)
 
     table = {
-        "labelled": ("labelled sums only (the defaults)", X_l, y_l, heads()),
-        "unlabelled": ("labelled sums + unlabelled images", np.concatenate([X_l, X_u]),
-                       np.concatenate([y_l, unknown(len(X_u))]), heads()),
+        "labelled": lambda: ("labelled sums only (the defaults)", X_l, y_l, heads()),
+        "unlabelled": lambda: ("labelled sums + unlabelled images", *with_labelled(X_u, unknown(len(X_u))),
+                               heads()),
         # y holds sums or digits for all rows, so the ceiling gives the unlabelled images their true sums.
-        "oracle": ("labelled sums + the unlabelled images' true sums (ceiling)", np.concatenate([X_l, X_u]),
-                   np.concatenate([y_l, digits_u.sum(axis=1)]), heads()),
-        "few_labels": (f"{few:,} labelled sums + unlabelled images", np.concatenate([X_l[:few], X_u]),
-                       np.concatenate([y_l[:few], unknown(len(X_u))]), heads()),
-        "transductive": ("labelled sums + the test images, unlabelled", np.concatenate([X_l, test_X]),
-                         np.concatenate([y_l, unknown(len(test_X))]), heads()),
-        "synthetic": ("synthetic digits of the embedded bank + unlabelled images, no real label", X_u,
-                      unknown(len(X_u)), heads(synthetic=SyntheticDigitsGenerator(random_state=0, verbose=0),
-                                               n_synthetic=max(1, int(20_000 * args.scale)))),
+        "oracle": lambda: ("labelled sums + the unlabelled images' true sums (ceiling)",
+                           *with_labelled(X_u, digits_u.sum(axis=1)), heads()),
+        "self_training": lambda: ("SelfTrainingClassifier (threshold 0.95, 1 round)",
+                                  *flattened(*with_labelled(X_u, unknown(len(X_u)))),
+                                  SelfTrainingClassifier(heads(), threshold=0.95, max_iter=1)),
+        "few_labels": lambda: (f"{few:,} labelled sums + unlabelled images",
+                               *with_labelled(X_u, unknown(len(X_u)), few), heads()),
+        "transductive": lambda: ("labelled sums + the test images, unlabelled",
+                                 *with_labelled(test_X, unknown(len(test_X))), heads()),
+        "synthetic": lambda: ("synthetic digits of the embedded bank + unlabelled images, no real label", X_u,
+                              unknown(len(X_u)), heads(synthetic=SyntheticDigitsGenerator(random_state=0, verbose=0),
+                                                       n_synthetic=max(1, int(20_000 * args.scale)))),
     }
     for nominal in CURVE[:-1]:
         count = max(1, int(nominal * args.scale)) if nominal else 0
-        table[f"curve_{nominal}"] = (f"labelled sums + {count:,} unlabelled images",
-                                     np.concatenate([X_l, X_u[:count]]), np.concatenate([y_l, unknown(count)]), heads())
+        table[f"curve_{nominal}"] = lambda count=count: (f"labelled sums + {count:,} unlabelled images",
+                                                         *with_labelled(X_u[:count], unknown(count)), heads())
     return table
 
 
-def run_row(name, args, bank, labelled, unlabelled, tests):
-    if name == "self_training":
-        from sklearn.semi_supervised import SelfTrainingClassifier
-
-        X_l, y_l, _ = labelled
-        X = np.concatenate([X_l, unlabelled[0]])
-        y = np.concatenate([y_l, np.full(len(unlabelled[0]), -1)])
-        estimator = SelfTrainingClassifier(
-            DigitHeadsClassifier(random_state=0, verbose=args.verbose, device=args.device,
-                                 **({"max_epochs": args.epochs} if args.epochs else {})), threshold=0.95, max_iter=1)
-        description, X = "SelfTrainingClassifier (threshold 0.95, 1 round)", X.reshape(len(X), -1)
-    else:
-        description, X, y, estimator = rows(args, bank, labelled, unlabelled, tests)[name]
+def run_row(name, args, labelled, unlabelled, tests):
+    description, X, y, estimator = rows(args, labelled, unlabelled, tests)[name]()
     print(f"== {name}: {description}, {len(X):,} images on {machine()}", flush=True)
     _, fit_seconds = timed(estimator.fit, X, y)
     model = getattr(estimator, "estimator_", estimator)
