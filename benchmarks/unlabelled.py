@@ -138,7 +138,8 @@ NOTES = (
     "says 15: 15 epochs keep a fit on 30,000 images within 20 minutes here. "
     "In 15 epochs the rows of 1,000 labelled sums and of synthetic digits read 95.41% / 94.05% and "
     "97.57% / 97.29% of tight / scanned sums. One seed per row, so a few tenths of a point are within the "
-    "noise of a run: the method with `--seed 1` read 97.86% / 96.49% in 1080 s (`benchmarks/results/unlabelled/seed_1/`), "
+    "noise of a run: the method with `--seed 1` read 97.86% / 96.49% in 1080 s "
+    "(`benchmarks/results/unlabelled/seed_1/`), "
     "and labelled sums only 97.26% / 95.03% at 15 epochs, 97.02% / 95.95% at 30; 2 CPU cores in float32 "
     "(no bfloat16 on this CPU), each row alone on the machine."
 )
