@@ -13,10 +13,9 @@ the figure::
     python benchmarks/unlabelled.py run labelled few_labels synthetic unlabelled_defaults  # 30 epochs
     python benchmarks/unlabelled.py run unlabelled oracle transductive self_training \
         curve_0 curve_2000 curve_5000 --epochs 15             # 30,000 images within 20 minutes
-
-``unlabelled_defaults`` always runs the default epochs, whatever ``--epochs`` says.
     python benchmarks/unlabelled.py report    # table into docs/results.md, figure into docs/_static
 
+``unlabelled_defaults`` always runs the default epochs, whatever ``--epochs`` says.
 ``--scale 0.05`` runs every row on a twentieth of the data, to check the script.
 """
 
@@ -74,6 +73,9 @@ def rows(args, labelled, unlabelled, tests):
     def unknown(n):
         return np.full(n, -1)
 
+    def with_unlabelled(n_labelled=len(X_l)):
+        return with_labelled(X_u, unknown(len(X_u)), n_labelled)
+
     def flattened(X, y):  # SelfTrainingClassifier takes 2-D X only
         return X.reshape(len(X), -1), y
 
@@ -83,19 +85,17 @@ def rows(args, labelled, unlabelled, tests):
 
     table = {
         "labelled": lambda: ("labelled sums only (the defaults)", X_l, y_l, heads()),
-        "unlabelled": lambda: ("labelled sums + unlabelled images", *with_labelled(X_u, unknown(len(X_u))),
-                               heads()),
+        "unlabelled": lambda: ("labelled sums + unlabelled images", *with_unlabelled(), heads()),
         # The method's fit whatever --epochs says: what the 20-minute budget costs it.
         "unlabelled_defaults": lambda: ("labelled sums + unlabelled images, the default epochs",
-                                        *with_labelled(X_u, unknown(len(X_u))), heads(epochs=None)),
+                                        *with_unlabelled(), heads(epochs=None)),
         # y holds sums or digits for all rows, so the ceiling gives the unlabelled images their true sums.
         "oracle": lambda: ("labelled sums + the unlabelled images' true sums (ceiling)",
                            *with_labelled(X_u, digits_u.sum(axis=1)), heads()),
         "self_training": lambda: ("SelfTrainingClassifier (threshold 0.95, 1 round)",
-                                  *flattened(*with_labelled(X_u, unknown(len(X_u)))),
+                                  *flattened(*with_unlabelled()),
                                   SelfTrainingClassifier(heads(), threshold=0.95, max_iter=1)),
-        "few_labels": lambda: (f"{few:,} labelled sums + unlabelled images",
-                               *with_labelled(X_u, unknown(len(X_u)), few), heads()),
+        "few_labels": lambda: (f"{few:,} labelled sums + unlabelled images", *with_unlabelled(few), heads()),
         "transductive": lambda: ("labelled sums + the test images, unlabelled",
                                  *with_labelled(test_X, unknown(len(test_X))), heads()),
         "synthetic": lambda: ("synthetic digits of the embedded bank + unlabelled images, no real label", X_u,
