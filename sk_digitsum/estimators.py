@@ -398,8 +398,8 @@ _DOC_TEMPLATE = """{summary}
     train_split : callable or None, default=SeededValidSplit(0.1)
         skorch's split of the training images into training and validation
         parts, as ``ValidSplit(5)`` or ``predefined_split(dataset)``; the
-        default holds out a random 10%, drawn from ``random_state``; None
-        trains on all.
+        default holds out a random 10% of the labelled images, drawn from
+        ``random_state``; None trains on all.
     callbacks : list of skorch callbacks or None, default=None
         Added to the defaults: timer, losses, ``valid_acc``, cosine learning
         rate (``lr_scheduler``), gradient-norm clipping at 5

@@ -19,7 +19,7 @@ import torch
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import ValidSplit
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset, Subset, get_worker_info
 
 from .datasets import composed_image_shape, load_digit_bank
 
@@ -30,8 +30,12 @@ class SeededValidSplit(ValidSplit):
     With ``random_state=None`` the shuffle seed is drawn from torch's global
     generator, which the estimators seed from their ``random_state`` for the
     length of a fit; so the estimators' default split is reproducible while
-    the global numpy state is left alone. A set too small to hold anything
-    out (one image) trains on all of it, without validation.
+    the global numpy state is left alone.
+
+    Unlabelled images (a label of -1 in ``y``) cannot be scored, so they all
+    train and the validation images are drawn from the labelled ones only. A
+    set with fewer than two labelled images trains on all of it, without
+    validation.
 
     Parameters
     ----------
@@ -53,18 +57,34 @@ class SeededValidSplit(ValidSplit):
     >>> train, valid = SeededValidSplit(0.1)(dataset)
     >>> len(train), len(valid)
     (18, 2)
+    >>> sums = np.r_[np.arange(10), np.full(10, -1)]     # ten images unlabelled
+    >>> train, valid = SeededValidSplit(0.1)(Dataset(dataset.X, sums), sums)
+    >>> len(train), len(valid)                            # 9 labelled + 10 unlabelled
+    (19, 1)
     """
 
     def __init__(self, cv=0.1, stratified=False, random_state=None):
         super().__init__(cv=cv, stratified=stratified, random_state=random_state)
 
     def __call__(self, dataset, y=None, groups=None):
-        if len(dataset) < 2:
+        labelled = np.ones(len(dataset), bool)
+        if y is not None and len(y) == len(dataset):  # skorch's split reports a y of another length
+            labels = np.asarray(y)
+            # A row of digits is labelled when its digits are; -1 marks an unlabelled sum or digit row.
+            labelled = labels.reshape(len(labels), -1).min(axis=1) >= 0
+        if labelled.sum() < 2:
             return dataset, None
         seed = self.random_state
         if seed is None:
             seed = int(torch.randint(2**31 - 1, ()))
-        return ValidSplit(self.cv, stratified=self.stratified, random_state=seed)(dataset, y, groups)
+        split = ValidSplit(self.cv, stratified=self.stratified, random_state=seed)
+        if labelled.all():
+            return split(dataset, y, groups)
+        rows = np.flatnonzero(labelled)
+        groups = None if groups is None else np.asarray(groups)[rows]
+        train, valid = split(Subset(dataset, rows), labels[rows], groups)
+        return (Subset(dataset, np.concatenate([rows[train.indices], np.flatnonzero(~labelled)])),
+                Subset(dataset, rows[valid.indices]))
 
     def __repr__(self):
         return (f"{type(self).__name__}(cv={self.cv!r}, stratified={self.stratified!r}, "

@@ -529,6 +529,8 @@ def test_unlabelled_images_alone_learn_beside_a_synthetic_source(small_data, ban
     clf.fit(X, np.full(len(X), -1))
     np.testing.assert_array_equal(clf.classes_, np.arange(37))  # the synthetic digits label every sum
     assert clf.predict(X).shape == (len(X),)
+    # No real image can be scored, so the default split holds none out: every one trains.
+    assert not {"valid_loss", "valid_acc"} & clf.history_[-1].keys()
 
 
 def test_the_teacher_is_the_moving_average_reading_unaugmented_images(small_data):

@@ -64,3 +64,51 @@ def test_fitted_source_fits_a_copy_on_the_embedded_bank_and_checks_the_image_siz
     assert source.verbose == 0 and users.verbose == 1
     with pytest.raises(ValueError, match="makes 28x56 images of 2 digits but X holds 28x112 images"):
         fitted_source(users, n_digits=4, image_shape=(28, 112), verbose=0)
+
+
+def _split_rows(split, y, **kwargs):
+    from skorch.dataset import Dataset
+
+    dataset = Dataset(np.arange(len(y)), y)
+    train, valid = split(dataset, y, **kwargs)
+    if valid is None:
+        assert train is dataset
+        return np.arange(len(y)), None
+    return np.sort(train.indices), np.sort(valid.indices)
+
+
+@pytest.mark.parametrize("y", [np.r_[np.arange(20) % 10, np.full(30, -1)],                  # sums
+                               np.r_[np.tile([[1, 2]], (20, 1)), np.full((30, 2), -1)]])     # digit rows
+def test_the_default_split_validates_on_labelled_images_and_trains_on_every_unlabelled_one(y):
+    from sk_digitsum.streams import SeededValidSplit
+
+    torch.manual_seed(0)
+    train, valid = _split_rows(SeededValidSplit(0.2), y)
+    assert len(valid) == 4 and (valid < 20).all()  # a fifth of the 20 labelled images
+    np.testing.assert_array_equal(np.sort(np.r_[train, valid]), np.arange(50))
+    torch.manual_seed(0)
+    again, _ = _split_rows(SeededValidSplit(0.2), y)
+    np.testing.assert_array_equal(train, again)
+
+
+def test_the_default_split_keeps_the_split_of_fully_labelled_sets_and_stratifies_on_labels():
+    from skorch.dataset import ValidSplit
+
+    from sk_digitsum.streams import SeededValidSplit
+
+    sums = np.arange(40) % 4
+    labelled_only = _split_rows(SeededValidSplit(0.25, random_state=3), sums)
+    skorchs = _split_rows(ValidSplit(0.25, random_state=3), sums)
+    np.testing.assert_array_equal(labelled_only[1], skorchs[1])
+    with_unlabelled = np.r_[sums, np.full(7, -1)]  # -1 is no class to stratify by
+    _, valid = _split_rows(SeededValidSplit(0.2, stratified=True, random_state=3), with_unlabelled)
+    assert (with_unlabelled[valid] >= 0).all()
+    np.testing.assert_array_equal(np.bincount(with_unlabelled[valid]), [2, 2, 2, 2])
+
+
+@pytest.mark.parametrize("y", [np.full(6, -1), np.r_[3, np.full(5, -1)]])
+def test_the_default_split_holds_nothing_out_with_fewer_than_two_labels(y):
+    from sk_digitsum.streams import SeededValidSplit
+
+    _, valid = _split_rows(SeededValidSplit(0.5), y)
+    assert valid is None
