@@ -21,6 +21,7 @@ the figure::
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -109,13 +110,23 @@ def rows(args, labelled, unlabelled, tests):
     return table
 
 
+def commit():
+    """The checked-out commit of the package, so a record names the code it measured."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def run_row(name, args, labelled, unlabelled, tests):
     description, X, y, estimator = rows(args, labelled, unlabelled, tests)[name]()
     print(f"== {name}: {description}, {len(X):,} images on {machine()}", flush=True)
     _, fit_seconds = timed(estimator.fit, X, y)
     model = getattr(estimator, "estimator_", estimator)
-    record = {"row": name, "description": description, "device": machine(), "fit_seconds": fit_seconds,
-              "epochs": len(model.history_), "n_images": len(X), "n_labelled": int(np.sum(np.asarray(y) >= 0))}
+    record = {"row": name, "description": description, "device": machine(), "commit": commit(),
+              "fit_seconds": fit_seconds, "epochs": len(model.history_), "n_images": len(X),
+              "n_labelled": int(np.sum(np.asarray(y) >= 0))}
     for variant, (X_test, sums, digits) in tests.items():
         predicted, seconds = timed(model.predict, X_test)
         record[f"{variant}_acc"] = float(np.mean(predicted == sums))
