@@ -7,9 +7,18 @@ folds (4,000 digits compose 10,000 sum-labelled training images, the other
 1,000 compose 4,000 test images, tight and scanned), so 5,000 distinct digits
 are scored. Digit probabilities are saved per run, so the effect of
 test-time shifts and of averaging two seeds can be read off afterwards.
+
+The ``unlabelled*`` variants tune learning from unlabelled images on the
+embedded bank alone: fold k is scored as above, the digits of fold k + 1
+compose 8,000 unlabelled images (half tight, half scanned) and the other
+three folds 4,000 sum-labelled ones, for 15 epochs (as the 20-minute row of
+``benchmarks/unlabelled.py``); ``unlabelled_true_sums`` gives the unlabelled
+images their sums, the ceiling of the others.
+
 Runs go to parallel worker processes (one GPU shared, or CPU threads split)::
 
     python benchmarks/fold_sweep.py --device cuda --workers 8 --deadline 420
+    python benchmarks/fold_sweep.py unlabelled unlabelled_true_sums --results benchmarks/results/fold_sweep_unlabelled
     python benchmarks/fold_sweep.py --summary benchmarks/results/fold_sweep
 """
 
@@ -54,21 +63,42 @@ VARIANTS = {
     "elastic_1.5": {"augment": {"elastic": 1.5}},
     **{name: _without_elastic(params) for name, params in _VARIANTS_OF_0_2.items()},
 }
+SEMI_SUPERVISED = {
+    "unlabelled": {},
+    "unlabelled_true_sums": {},
+    "unlabelled_threshold_0.9": {"criterion__threshold": 0.9},
+    "unlabelled_threshold_0.98": {"criterion__threshold": 0.98},
+    "unlabelled_weight_0.5": {"criterion__unlabelled_weight": 0.5},
+}
+VARIANTS.update({name: {"max_epochs": 15, **params} for name, params in SEMI_SUPERVISED.items()})
+N_SEMI_LABELLED, N_SEMI_UNLABELLED = 4_000, 8_000
 N_FOLDS = 5
 SHIFTS = [(0, 1), (0, -1), (1, 0), (-1, 0)]
 
 
-def fold_data(fold):
+def fold_data(fold, variant="defaults"):
     from sk_digitsum import SyntheticDigitsGenerator
     from sk_digitsum.datasets import load_digit_bank, make_digit_sums
 
     images, labels = load_digit_bank()
-    held = np.arange(len(labels)) % N_FOLDS == fold
-    X, y, _ = make_digit_sums(images[~held], labels[~held], 10_000, random_state=0)
+    folds = np.arange(len(labels)) % N_FOLDS
+    held = folds == fold
     X_test, _, digits, indices = make_digit_sums(images[held], labels[held], 4_000, random_state=1,
                                                  return_indices=True)
     X_scanned = SyntheticDigitsGenerator(**SCANNED).fit(images[held], labels[held]).render(indices, random_state=2)
-    return X, y, X_test, X_scanned, digits
+    if variant not in SEMI_SUPERVISED:
+        X, y, _ = make_digit_sums(images[~held], labels[~held], 10_000, random_state=0)
+        return X, y, X_test, X_scanned, digits
+    from unlabelled import four_digit_sets
+
+    unlabelled_fold = folds == (fold + 1) % N_FOLDS
+    labelled = ~held & ~unlabelled_fold
+    X, y, _ = make_digit_sums(images[labelled], labels[labelled], N_SEMI_LABELLED, random_state=0)
+    half = N_SEMI_UNLABELLED // 2
+    tight, scanned = four_digit_sets(images[unlabelled_fold], labels[unlabelled_fold], half, half, seed=10)
+    X_u, sums_u = np.concatenate([tight[0], scanned[0]]), np.concatenate([tight[1], scanned[1]])
+    y_u = sums_u if variant == "unlabelled_true_sums" else np.full(len(X_u), -1)
+    return np.concatenate([X, X_u]), np.concatenate([y, y_u]), X_test, X_scanned, digits
 
 
 def shifted(X, dy, dx):
@@ -89,7 +119,7 @@ def run(job):
     if path.exists() or time.time() > deadline:
         return None
     torch.set_num_threads(int(os.environ.get("SWEEP_THREADS", "2")))
-    X, y, X_test, X_scanned, digits = fold_data(fold)
+    X, y, X_test, X_scanned, digits = fold_data(fold, variant)
     start = time.perf_counter()
     clf = DigitHeadsClassifier(random_state=seed, device=device, verbose=0, **VARIANTS[variant]).fit(X, y)
     fit_seconds = time.perf_counter() - start
