@@ -67,11 +67,10 @@ class SeededValidSplit(ValidSplit):
         super().__init__(cv=cv, stratified=stratified, random_state=random_state)
 
     def __call__(self, dataset, y=None, groups=None):
-        labelled = np.ones(len(dataset), bool)
-        if y is not None and len(y) == len(dataset):  # skorch's split reports a y of another length
-            labels = np.asarray(y)
-            # A row of digits is labelled when its digits are; -1 marks an unlabelled sum or digit row.
-            labelled = labels.reshape(len(labels), -1).min(axis=1) >= 0
+        # A y of another length is left for skorch's split to report.
+        labels = np.asarray(y) if y is not None and len(y) == len(dataset) else np.zeros(len(dataset))
+        # A row of digits is labelled when its digits are; -1 marks an unlabelled sum or digit row.
+        labelled = labels.reshape(len(labels), -1).min(axis=1) >= 0
         if labelled.sum() < 2:
             return dataset, None
         seed = self.random_state
