@@ -2,19 +2,20 @@
 
 Where things live; a module imports only modules further down this list:
 
-- ``estimators``: DigitSumClassifier, DigitHeadsClassifier (skorch nets; the path of a fit is in its
-  docstring). ``accelerated``: the same through Hugging Face Accelerate.
 - ``__main__``: the command line; a new command is a subparser there.
+- ``accelerated``: the estimators trained through Hugging Face Accelerate.
+- ``estimators``: DigitSumClassifier, DigitHeadsClassifier (docstrings; each names its network and loss).
+- ``_base``: their private skorch base, skorch's hooks in the order skorch calls them (the path of a fit).
+- ``persistence``: the safe model format, and writes that replace a file whole.
+- ``_compat``: model files of earlier versions.
 - ``plotting``: training curves and misread images.
-- ``persistence``: the safe model format; estimators register their classes with it.
-- ``callbacks``: skorch callbacks (EMA, the learning-rate schedule); a new callback goes here.
-- ``streams``: what skorch's fit loop reads: the default validation split and streamed data; a new
-  data source for training goes here.
-- ``synthetic``: SyntheticDigitsGenerator.  ``augment``: the random distortions of digit slots.
-- ``_device``: device and precision policy.  ``_validation``: checks of images, labels, parameters.
+- ``callbacks``: skorch callbacks (EMA, the learning-rate schedule, the epoch table); a new callback goes here.
+- ``streams``: what skorch's fit loop reads: the batch type, the default validation split, streamed data.
+- ``synthetic``: SyntheticDigitsGenerator.  ``_validation``: checks of images, labels, parameters, devices.
 - ``datasets``: digit banks and composed images.  ``io``: images from files.
-- ``nn``: backbones (one registry, ``nn.backbones.BACKBONES``: a new backbone is one entry), heads,
-  the exact sum layer, losses.
+- ``nn``: the torch side, importable alone: the networks (one forward pass: scaling, augmentation, precision,
+  backbone, head), backbones (one registry, ``nn.backbones.BACKBONES``: a new backbone is one entry),
+  heads, the exact sum layer, losses.
 """
 
 import importlib

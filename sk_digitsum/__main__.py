@@ -73,11 +73,14 @@ def _save(clf, path):
     else:
         import joblib
 
-        joblib.dump(clf, path)
+        from .persistence import replacing
+
+        with replacing(path) as file:
+            joblib.dump(clf, file)
 
 
 def _load(path):
-    from .estimators import _DigitClassifierBase
+    from ._base import _DigitClassifierBase
     from .persistence import load_model
 
     _existing(path, "model file")
@@ -198,7 +201,9 @@ def _predict(args):
     names = names or [str(i) for i in range(len(X))]
     lines = ["image,sum"] + [f"{name},{value}" for name, value in zip(names, sums)]
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
+        from .persistence import replacing
+
+        with replacing(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")
         print(f"Wrote {len(sums)} predictions to {args.out}.")
     else:

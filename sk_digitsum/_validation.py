@@ -1,4 +1,4 @@
-"""Input and parameter checks, run before any training time is spent."""
+"""Input and parameter checks, run before any training time is spent; their messages name the fix."""
 
 import numbers
 import sys
@@ -9,15 +9,46 @@ import torch
 from .datasets import DIGIT_SIZE
 
 
-class ImageInputMixin:
-    """scikit-learn tags for estimators that take stacks of images, (n, H, W) or (n, 1, H, W),
-    or flattened images, (n, H * W), whose shape the estimator knows (:func:`check_images`)."""
+def check_device(device):
+    """Turn 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device into the device to use, or raise.
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = True
-        tags.input_tags.three_d_array = True
-        return tags
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"`` takes a CUDA GPU when there is one, else the CPU.
+
+    Returns
+    -------
+    device : str
+
+    Raises
+    ------
+    ValueError
+        For an unknown device, or CUDA asked for where no GPU exists.
+
+    Examples
+    --------
+    >>> from sk_digitsum._validation import check_device
+    >>> check_device("cpu")
+    'cpu'
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    message = f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}."
+    if not isinstance(device, str):
+        raise ValueError(message)
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(message) from error
+    if parsed.type not in ("cpu", "cuda"):
+        raise ValueError(message)
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but no CUDA GPU is available here. Use device='cpu', or device='auto' "
+                         "to take a GPU only when there is one.")
+    return device
 
 
 def check_images(X, *, expected_shape=None, row_shape=None):

@@ -16,12 +16,13 @@ import pickle
 
 from skorch.hf import AccelerateMixin
 
+from ._base import _DigitClassifierBase
 from .estimators import DigitHeadsClassifier, DigitSumClassifier
 from .persistence import saved_class
 
 
-class _AcceleratedMixin(AccelerateMixin):
-    """Hands device placement to the accelerator."""
+class _AcceleratedBase(AccelerateMixin, _DigitClassifierBase):
+    """The estimators' base with skorch's AccelerateMixin, which hands device placement to the accelerator."""
 
     # Parameters of the accelerated training only: the safe format keeps the rest.
     _not_saved = ("accelerator", "device", "unwrap_after_train", "callbacks__print_log__sink")
@@ -37,17 +38,20 @@ class _AcceleratedMixin(AccelerateMixin):
         # scikit-learn's repr and HTML repr show the parameters that differ from the
         # defaults in __init__'s signature: give each class the whole list.
         def __init__(self, *args, **params):
-            _AcceleratedMixin.__init__(self, *args, **params)
+            _AcceleratedBase.__init__(self, *args, **params)
 
         __init__.__signature__ = _signature_with_accelerator(cls)
         cls.__init__ = __init__
 
-    def _compute_device(self):
+    def _resolve_device(self):
         return str(self.accelerator.device)
 
-    def _device_for_skorch(self):
-        # None: skorch leaves placement to the accelerator.
-        return self.device
+    def initialize(self):
+        # AccelerateMixin's initialize runs skorch's steps itself, without the base's: the device
+        # and the seed of the weights are set here. skorch sees device=None and places nothing.
+        self.device_ = self._resolve_device()
+        with self._seeded(stage=0):
+            return super().initialize()
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
@@ -114,7 +118,7 @@ _DOC = """:class:`~sk_digitsum.{plain}` trained through Hugging Face Accelerate.
 """
 
 
-class AcceleratedDigitHeadsClassifier(_AcceleratedMixin, DigitHeadsClassifier):
+class AcceleratedDigitHeadsClassifier(_AcceleratedBase, DigitHeadsClassifier):
     __doc__ = _DOC.format(plain="DigitHeadsClassifier", other="AcceleratedDigitSumClassifier",
                           other_kind="direct-sum") + """
     Examples
@@ -129,6 +133,6 @@ class AcceleratedDigitHeadsClassifier(_AcceleratedMixin, DigitHeadsClassifier):
     """
 
 
-class AcceleratedDigitSumClassifier(_AcceleratedMixin, DigitSumClassifier):
+class AcceleratedDigitSumClassifier(_AcceleratedBase, DigitSumClassifier):
     __doc__ = _DOC.format(plain="DigitSumClassifier", other="AcceleratedDigitHeadsClassifier",
                           other_kind="digit-heads")

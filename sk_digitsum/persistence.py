@@ -1,23 +1,32 @@
-"""A safe model format: parameters as JSON, weights as plain tensors.
+"""A safe model format: parameters as JSON, weights as plain tensors; writes that replace a file whole.
 
 ``joblib.load`` unpickles, and unpickling runs code stored in the file. This
 format holds only strings, numbers and tensors and is read back with
 ``torch.load(weights_only=True)``, which refuses anything else, so loading a
 file from an untrusted source cannot run code.
+
+Every file the package writes for a user (:func:`save_model`, the command
+line's models and predictions) goes through :func:`replacing`: a temporary
+file in the same folder, renamed over the target once complete, so a write
+that dies half-way (a full disk, a kill) leaves the earlier file whole.
 """
 
+import contextlib
 import importlib
 import json
 import numbers
+import os
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
-from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
-from ._device import resolve_device
+from . import _compat
+from ._validation import check_device
 from .nn import unwrap
 from .synthetic import SyntheticDigitsGenerator
 
@@ -83,22 +92,6 @@ def saved_class(estimator):
     return next(cls for cls in type(estimator).__mro__ if _ESTIMATORS.get(cls.__name__) is cls)
 
 
-def _upgrade_version_1(params, estimator_name):
-    """Version-1 files predate the 3-stage DigitNet and head dropout; rebuild the network they hold.
-
-    Parameters equal to their defaults are not stored, so a version-1 file
-    with the default backbone says nothing of its depth (then 4) or stages
-    (then always 2), and its heads had no dropout.
-    """
-    if params.get("backbone", "digitnet") == "digitnet":
-        if params.get("depth") is None:
-            params["depth"] = 4
-        params.setdefault("module__stages", 2)
-    if estimator_name == "DigitHeadsClassifier":
-        params.setdefault("module__dropout", 0.0)
-    return params
-
-
 def _storable_params(estimator):
     defaults = saved_class(estimator)().get_params(deep=False)
     not_saved = getattr(estimator, "_not_saved", ())
@@ -121,8 +114,54 @@ def _is_default(value, default):
     return value is default or (type(value) is type(default) and repr(value) == repr(default))
 
 
+@contextlib.contextmanager
+def replacing(path, mode="wb"):
+    """Open a temporary file beside ``path`` for writing; rename it to ``path`` once the block succeeds.
+
+    The rename is atomic on POSIX and Windows (:func:`os.replace`), so
+    readers of ``path`` see the old file or the new one, never a part of
+    the new one; if the block raises, the temporary file is removed and
+    ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write.
+    mode : {"wb", "w"}, default="wb"
+        Binary or text (UTF-8).
+
+    Yields
+    ------
+    file : file object
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk_digitsum.persistence import replacing
+    >>> path = f"{tempfile.mkdtemp()}/out.csv"
+    >>> with replacing(path, "w") as f:
+    ...     _ = f.write("image,sum\\n")
+    >>> open(path).read()
+    'image,sum\\n'
+    """
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with open(descriptor, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
 def save_model(estimator, path):
     """Save a fitted estimator as JSON parameters and tensors only.
+
+    The file is written whole or not at all (:func:`replacing`).
 
     Parameters
     ----------
@@ -141,7 +180,8 @@ def save_model(estimator, path):
         "classes": [int(c) for c in estimator._sum_columns()],
         "state_dict": {k: v.detach().cpu() for k, v in unwrap(estimator.module_).state_dict().items()},
     }
-    torch.save(payload, path)
+    with replacing(path) as file:
+        torch.save(payload, file)
 
 
 def load_model(path, expected_class=None):
@@ -182,81 +222,22 @@ def load_model(path, expected_class=None):
     if cls is None or (expected_class is not None and cls is not expected_class):
         wanted = expected_class.__name__ if expected_class is not None else "a known estimator"
         raise ValueError(f"{path} holds a {name}, not {wanted}.")
-    params = {k: _decode(v) for k, v in json.loads(payload["params"]).items()}
-    if payload["version"] == 1:
-        params = _upgrade_version_1(params, name)
+    params = _compat.upgrade_saved_params({k: _decode(v) for k, v in json.loads(payload["params"]).items()},
+                                          payload["version"], name)
     estimator = cls(**params)
     try:
-        resolve_device(estimator.device)
+        check_device(estimator.device)
     except ValueError:
         warnings.warn(f"The model was saved with device={estimator.device!r}, which is not available here; "
                       "loading it on the CPU.", UserWarning)
         estimator.device = "cpu"
     estimator.image_shape_ = tuple(payload["image_shape"])
-    with torch.random.fork_rng(devices=[]):
-        estimator.initialize()
+    estimator.initialize()
     try:
         unwrap(estimator.module_).load_state_dict(payload["state_dict"])
     except RuntimeError as error:
         raise ValueError(f"The weights in {path} do not fit a {name} with the saved parameters: {error}") from error
     estimator.history_ = History(json.loads(payload["history"]))
-    # Files before version 3 predate classes_ as the sums seen in fit: they predict every sum.
-    estimator.classes_inferred_ = np.asarray(payload.get("classes", range(9 * estimator.n_digits + 1)))
+    estimator.classes_inferred_ = np.asarray(payload["classes"] if "classes" in payload
+                                             else _compat.classes_of_version_2(estimator.n_digits))
     return estimator
-
-
-# Parameters that models pickled by sk_digitsum 0.3 lack; they unpickle with these.
-_ADDED_AFTER_0_3 = {"image_shape": None}
-
-
-class PersistenceMixin:
-    """The estimators' ``save``/``load`` in the safe format, and pickling that survives a change of device."""
-
-    def save(self, path):
-        """Save the fitted model in the safe format: JSON parameters and tensors only.
-
-        Unlike a pickle (``joblib.dump``), the file cannot run code when
-        loaded. Parameters that hold Python objects other than optimizers
-        and generators (custom callbacks, say) are not stored.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File to write.
-        """
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path):
-        """Load a model written by :meth:`save`, with ``torch.load(weights_only=True)``.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File written by :meth:`save`.
-
-        Returns
-        -------
-        estimator : fitted estimator of this class
-            On the CPU where the saved device is 'auto' or a missing GPU.
-        """
-        return load_model(path, expected_class=cls)
-
-    def __setstate__(self, state):
-        # skorch maps the pickled tensors to state["device"], which torch must know: 'auto' is
-        # where the model trained, or the CPU where that is missing here, without a warning.
-        requested = state["device"]
-        if requested == "auto":
-            state["device"] = state.get("device_", "cpu")
-        with warnings.catch_warnings():
-            if requested == "auto":
-                warnings.simplefilter("ignore", DeviceWarning)
-            super().__setstate__(state)
-        mapped = str(self.device)  # skorch leaves a torch.device where it had to map
-        if "device_" in state:
-            self.device_ = mapped
-        self.device = "auto" if requested == "auto" else mapped
-        for name, default in _ADDED_AFTER_0_3.items():
-            self.__dict__.setdefault(name, default)
-        if "image_shape_" in state:  # n_features_in_ came in 0.4.1
-            self.__dict__.setdefault("n_features_in_", state["image_shape_"][0] * state["image_shape_"][1])

@@ -1,18 +1,22 @@
-"""What skorch's fit loop reads: the default validation split and streamed training data.
+"""What skorch's fit loop reads: the batch type, the default validation split and streamed training data.
 
+:class:`Batch` is what a training step reads from ``X``.
 :class:`SeededValidSplit` is the estimators' default ``train_split``.
 :class:`SyntheticDigitStream` draws fresh labelled synthetic images on every
 pass; :class:`RealAndSyntheticStream` interleaves it with the real training
 images, which is what an estimator trains on when given ``synthetic=``.
 
 The items follow skorch's ``(X, y)`` convention with ``y`` the sum, so that
-skorch's scoring callbacks compare it with predicted sums; digit labels,
-where known, travel in ``X`` as a dict ``{"images": ..., "digits": ...}``.
+skorch's scoring callbacks compare it with predicted sums. Where the digits
+are known, ``X`` holds them beside the images: as a dict
+``{"images": ..., "digits": ...}`` of whole arrays given to skorch (its
+datasets index dicts), and as a :class:`Batch` in streamed items.
 """
 
 import copy
 import numbers
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,6 +26,42 @@ from skorch.dataset import ValidSplit
 from torch.utils.data import IterableDataset, Subset, get_worker_info
 
 from .datasets import composed_image_shape, load_digit_bank
+
+
+class Batch(NamedTuple):
+    """The ``X`` of a training or validation batch, with what the loss needs besides the images.
+
+    Parameters
+    ----------
+    images : array or tensor of shape (n, H, W) or (n, 1, H, W)
+        uint8 0-255 or floats in [0, 1], as the networks take them.
+    digits : array or tensor of shape (n, n_digits), or None
+        The digits of each image, a row of -1 where only the sum is known;
+        None where no image of the batch has them.
+    synthetic : array or tensor of shape (n,) of bool, or None
+        Which images come from a synthetic source; None where none does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_digitsum.streams import Batch
+    >>> images = np.zeros((2, 28, 112), np.uint8)
+    >>> Batch.of(images).digits is None, Batch.of({"images": images, "digits": np.ones((2, 4))}).digits.shape
+    (True, (2, 4))
+    """
+
+    images: object
+    digits: object = None
+    synthetic: object = None
+
+    @classmethod
+    def of(cls, X):
+        """The batch of skorch's ``X``: a Batch, a dict with ``"images"``, or the images alone."""
+        if isinstance(X, cls):
+            return X
+        if isinstance(X, Mapping):
+            return cls(X["images"], X.get("digits"), X.get("synthetic"))
+        return cls(X)
 
 
 class SeededValidSplit(ValidSplit):
@@ -235,9 +275,9 @@ class RealAndSyntheticStream(_StreamPasses):
 
     Yields
     ------
-    X : dict
-        ``"images"`` (1, H, W); ``"digits"`` (n_digits,), -1 where unknown;
-        ``"synthetic"``, True for the synthetic rows.
+    X : Batch
+        The image (1, H, W); its digits (n_digits,), -1 where unknown; and
+        whether it is synthetic.
     sum : torch.Tensor
         The sum of the digits.
     """
@@ -264,12 +304,12 @@ class RealAndSyntheticStream(_StreamPasses):
             if take_synthetic:
                 image, digits = next(synthetic)
                 image = image[None].float() / 255 if self.as_float else image[None]
-                yield {"images": image, "digits": digits, "synthetic": True}, digits.sum()
+                yield Batch(image, digits, True), digits.sum()
                 continue
             x, total = self.real[next(real_rows)]
-            image, digits = (x["images"], x["digits"]) if isinstance(x, Mapping) else (x, unknown_digits)
-            yield ({"images": torch.as_tensor(image), "digits": torch.as_tensor(digits), "synthetic": False},
-                   torch.as_tensor(total))
+            real = Batch.of(x)
+            digits = unknown_digits if real.digits is None else torch.as_tensor(real.digits)
+            yield Batch(torch.as_tensor(real.images), digits, False), torch.as_tensor(total)
 
 
 def _worker_share(n_items, worker, n_workers):

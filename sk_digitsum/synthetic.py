@@ -1,8 +1,6 @@
 """Synthetic multi-digit images with known digit labels."""
 
-import importlib
 import numbers
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -14,8 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from ._validation import check_range
-from .augment import distort_slots
 from .datasets import DIGIT_SIZE, sample_digit_indices
+from .nn.augment import distort_slots
 
 # Images rendered at once: a chunk's float working set then stays in the CPU
 # cache, which makes rendering twice as fast as with chunks of thousands.
@@ -223,16 +221,3 @@ class SyntheticDigitsGenerator(BaseEstimator):
             for n_rendered in pool.map(render_chunk, range(0, len(indices), _CHUNK)):
                 bar.update(n_rendered)
         return images
-
-
-# Names that lived here before 0.4, and where they live now.
-_MOVED = {"SyntheticDigitStream": "streams", "RealAndSyntheticStream": "streams"}
-
-
-def __getattr__(name):
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    new_home = f"sk_digitsum.{_MOVED[name]}"
-    warnings.warn(f"sk_digitsum.synthetic.{name} moved to {new_home}.{name}; the old name will be removed.",
-                  FutureWarning, stacklevel=2)
-    return getattr(importlib.import_module(new_home), name)

@@ -7,26 +7,17 @@ import torch
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback
 
-from sk_digitsum.callbacks import EMA, ema_multi_avg
+from sk_digitsum.callbacks import EMA
 
 
-def test_ema_multi_avg_is_the_report_formula():
-    averaged, current = [torch.tensor([1.0, 2.0])], [torch.tensor([3.0, 6.0])]
-    ema_multi_avg(averaged, current, torch.tensor(1), beta=0.75)
-    torch.testing.assert_close(averaged[0], 0.75 * torch.tensor([1.0, 2.0]) + 0.25 * torch.tensor([3.0, 6.0]))
-    counters = [torch.tensor(3)]
-    ema_multi_avg(counters, [torch.tensor(8)], torch.tensor(1), beta=0.75)
-    assert counters[0].item() == 8
-
-
-def test_ema_multi_avg_weighs_by_beta_alone_not_by_the_number_averaged():
-    # AveragedModel passes how many models it has averaged; an EMA ignores it.
-    results = []
-    for num_averaged in (torch.tensor(1), torch.tensor(1000)):
-        averaged = [torch.tensor([1.0, 2.0])]
-        ema_multi_avg(averaged, [torch.tensor([3.0, 6.0])], num_averaged, beta=0.5)
-        results.append(averaged[0])
-    torch.testing.assert_close(results[0], results[1])
+def test_warm_up_grows_the_factor_to_beta_as_tensorflow_does():
+    ema = EMA(beta=0.99)
+    factors = [ema.beta_at(t) for t in range(2000)]
+    assert factors[:3] == [1 / 10, 2 / 11, 3 / 12]
+    assert factors == sorted(factors) and max(factors) == 0.99 and factors[-1] == 0.99
+    assert factors.index(0.99) == 890  # (1 + t) / (10 + t) first reaches 0.99 at t = 890
+    assert [EMA(beta=0.5, warmup=False).beta_at(t) for t in (0, 100)] == [0.5, 0.5]
+    assert EMA(beta=0.5).beta_at(0) == 0.1 and EMA(beta=0.05).beta_at(0) == 0.05
 
 
 def _regression_data():
@@ -41,47 +32,70 @@ def _net(callbacks, **kwargs):
     return NeuralNetRegressor(torch.nn.Linear, **{**params, **kwargs})
 
 
-def test_final_weights_are_the_average_of_the_trajectory():
+@pytest.mark.parametrize("warmup", [True, False])
+def test_final_weights_are_the_average_of_the_trajectory(warmup):
     X, y = _regression_data()
     snapshots = []
 
-    class Recorder(EMA):  # records the live weights after every optimizer step
+    class Recorder(EMA):  # records the weights the fit starts from and those after every optimizer step
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training and not snapshots:
+                snapshots.append(net.module_.weight.detach().clone())
+            super().on_batch_begin(net, training=training, **kwargs)
+
         def on_batch_end(self, net, training=False, **kwargs):
             if training:
                 snapshots.append(net.module_.weight.detach().clone())
             super().on_batch_end(net, training=training, **kwargs)
 
     torch.manual_seed(0)
-    net = _net([Recorder(beta=0.9)]).fit(X, y)
+    net = _net([Recorder(beta=0.9, warmup=warmup)]).fit(X, y)
     expected = snapshots[0]
-    for snapshot in snapshots[1:]:
-        expected = 0.9 * expected + 0.1 * snapshot
+    for t, snapshot in enumerate(snapshots[1:]):
+        factor = min(0.9, (1 + t) / (10 + t)) if warmup else 0.9
+        expected = factor * expected + (1 - factor) * snapshot
+    assert len(snapshots) == 1 + 3 * 4  # three epochs of four batches
     torch.testing.assert_close(net.module_.weight.detach(), expected)
     assert not torch.allclose(expected, snapshots[-1])
 
 
-def test_validation_uses_average_and_training_resumes_on_live_weights():
+@pytest.mark.parametrize("validation", [True, False])
+def test_the_end_of_an_epoch_sees_the_scored_average_and_training_resumes_on_live_weights(validation):
+    from skorch.dataset import ValidSplit
+
     X, y = _regression_data()
-    seen = {}
+    seen = []
 
     class Probe(EMA):
         def on_batch_begin(self, net, training=False, **kwargs):
             super().on_batch_begin(net, training=training, **kwargs)
-            if not training:
-                seen["valid"] = net.module_.weight.detach().clone()
-                seen["average"] = self.averaged_.module.weight.detach().clone()  # live, while swapped
+            if not training and "valid" not in seen[-1]:
+                seen[-1]["valid"] = net.module_.weight.detach().clone()
+            if training and "live" not in seen[-1]:
+                seen[-1]["live"] = net.module_.weight.detach().clone()
 
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                seen[-1]["step"] = net.module_.weight.detach().clone()  # live, after the step
+            super().on_batch_end(net, training=training, **kwargs)
+            if training:
+                seen[-1]["average"] = self.average_.weight.detach().clone()
+
+        def on_epoch_begin(self, net, **kwargs):
+            seen.append({"begin": net.module_.weight.detach().clone()})
+
+    class AtEpochEnd(Callback):  # a user's callback, as Checkpoint, after the default ones
         def on_epoch_end(self, net, **kwargs):
-            super().on_epoch_end(net, **kwargs)
-            seen["after"] = net.module_.weight.detach().clone()
-            seen["average_after"] = self.averaged_.module.weight.detach().clone()
-
-    from skorch.dataset import ValidSplit
+            seen[-1]["end"] = net.module_.weight.detach().clone()
 
     torch.manual_seed(0)
-    _net([Probe(beta=0.5)], max_epochs=1).set_params(train_split=ValidSplit(4)).fit(X, y)
-    torch.testing.assert_close(seen["valid"], seen["average_after"])
-    torch.testing.assert_close(seen["average"], seen["after"])
+    _net([Probe(beta=0.5), AtEpochEnd()], max_epochs=2, train_split=ValidSplit(4) if validation else None).fit(X, y)
+    for epoch in seen:
+        if validation:
+            torch.testing.assert_close(epoch["valid"], epoch["average"])  # validation scores the average
+        torch.testing.assert_close(epoch["end"], epoch["average"])  # and the epoch ends with it in the network
+    assert not torch.equal(seen[1]["begin"], seen[0]["step"])
+    torch.testing.assert_close(seen[1]["live"], seen[0]["step"])  # the next step trains the live weights
 
 
 def test_beta_zero_keeps_last_weights():
@@ -95,17 +109,20 @@ def test_beta_zero_keeps_last_weights():
 
 def test_pickles_without_training_state():
     X, y = _regression_data()
-    callback = EMA(beta=0.9).initialize()
+    callback = EMA(beta=0.9, warmup=False).initialize()
     net = _net([callback]).initialize()
     callback.on_train_begin(net)
     callback.on_batch_begin(net, training=True)
-    assert callback.averaged_ is not None
+    callback.on_batch_end(net, training=True)
+    assert callback.average_ is not None and callback.n_updates_ == 1
     restored = pickle.loads(pickle.dumps(callback))
-    assert restored.beta == 0.9 and restored.averaged_ is None and callback.averaged_ is not None
+    assert (restored.beta, restored.warmup) == (0.9, False)
+    assert (restored.average_, restored.tensors_, restored.n_updates_) == (None, None, 0)
+    assert callback.average_ is not None
     fitted = _net([EMA()]).fit(X, y)
     restored_net = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored_net.predict(X), fitted.predict(X))
-    assert restored_net.callbacks[0].averaged_ is None
+    assert restored_net.callbacks[0].average_ is None
 
 
 @pytest.mark.parametrize("beta", [-0.1, 1.0, 1.5])
@@ -126,7 +143,7 @@ def test_average_starts_from_weights_that_later_callbacks_load():
     class FirstAverage(EMA):
         def on_batch_end(self, net, training=False, **kwargs):
             if training and not hasattr(self, "first_"):
-                self.first_ = self.averaged_.module.weight.detach().clone()
+                self.first_ = self.average_.weight.detach().clone()
             super().on_batch_end(net, training=training, **kwargs)
 
     ema = FirstAverage(beta=0.5)

@@ -534,18 +534,24 @@ def test_unlabelled_images_alone_learn_beside_a_synthetic_source(small_data, ban
 
 
 def test_the_teacher_is_the_moving_average_reading_unaugmented_images(small_data):
-    from torch.optim.swa_utils import AveragedModel
-
     X, _, _ = small_data
     clf = DigitHeadsClassifier(**FAST, module__width=8).initialize()
     clf.module_.train()
-    average = copy.deepcopy(clf.module_)
+    average = copy.deepcopy(clf.module_).train()
     with torch.no_grad():
         for parameter in average.parameters():
             parameter.add_(0.1)
-    dict(clf.callbacks_)["ema"].averaged_ = AveragedModel(average)
+    ema = dict(clf.callbacks_)["ema"]
+    ema.average_ = average
     unlabelled = torch.tensor([True, False, True, False])
-    read = clf._teacher_outputs(X[:4], unlabelled)
-    expected = average.eval()(torch.from_numpy(X[:4][[0, 2]][:, None]))
-    torch.testing.assert_close(read, expected)
-    assert clf.module_.training, "the network's mode is left as it was"
+    read = clf._teacher_outputs(torch.from_numpy(X[:4]), unlabelled)
+    # The same forward pass in eval mode, under the same precision policy: no augmentation, no dropout.
+    with torch.no_grad():
+        expected = copy.deepcopy(average).eval()(torch.from_numpy(X[:4][[0, 2]]))
+    torch.testing.assert_close(read[[0, 2]], expected, rtol=0, atol=0)
+    assert not read[[1, 3]].any(), "labelled rows hold zeros"
+    assert clf.module_.training and average.training, "the modes are left as they were"
+    ema.average_ = None  # without EMA the teacher is the network itself
+    read = clf._teacher_outputs(torch.from_numpy(X[:4]), unlabelled)
+    with torch.no_grad():
+        torch.testing.assert_close(read[[0, 2]], clf.module_.eval()(torch.from_numpy(X[:4][[0, 2]])), rtol=0, atol=0)

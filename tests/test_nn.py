@@ -272,8 +272,9 @@ def test_unlabelled_rows_learn_the_teachers_confident_readings(loss, shape):
     torch.manual_seed(0)
     outputs = torch.randn(3, *shape)
     sums = torch.tensor([5, -1, -1])  # one labelled image, two unlabelled
-    teacher = torch.zeros(2, *shape)
-    teacher[0, ..., 7] = 20.0  # sure of class 7 everywhere
+    teacher = torch.zeros(3, *shape)  # in rows of the whole batch; the labelled row's is not read
+    teacher[0, ..., 3] = 20.0
+    teacher[1, ..., 7] = 20.0  # sure of class 7 everywhere
     criterion = loss(threshold=0.95, unlabelled_weight=0.5)
     labelled_only = loss()(outputs[:1], sums[:1])
     sevens = torch.full(outputs[1].shape[:-1], 7).reshape(-1)

@@ -139,7 +139,8 @@ def test_keyboard_interrupt_keeps_ema_weights_and_says_so(small_data, monkeypatc
     original = EMA.on_train_end
 
     def record_copy(self, net, **kwargs):
-        copied.append({name: tensor.clone() for name, tensor in self.averaged_.module.state_dict().items()})
+        copied.append({name: tensor.clone() for name, tensor in self.average_.state_dict().items()})
+        assert not self.in_network_, "interrupted in a training step: the network holds the live weights"
         original(self, net, **kwargs)
 
     monkeypatch.setattr(EMA, "on_train_end", record_copy)

@@ -101,11 +101,3 @@ def test_large_samples_show_progress_unless_silenced(bank, capsys, monkeypatch):
 def test_sample_rejects_a_negative_count(bank):
     with pytest.raises(ValueError, match="n_samples == -5, must be >= 0"):
         SyntheticDigitsGenerator().fit(*bank).sample(-5)
-
-
-def test_moved_names_still_import_with_a_warning():
-    from sk_digitsum import streams, synthetic
-
-    for name in ["SyntheticDigitStream", "RealAndSyntheticStream"]:
-        with pytest.warns(FutureWarning, match=f"moved to sk_digitsum.streams.{name}"):
-            assert getattr(synthetic, name) is getattr(streams, name)

@@ -1,13 +1,18 @@
-"""PyTorch modules: backbones, digit heads, the exact sum layer and the losses."""
+"""PyTorch modules: the networks the estimators train, their backbones, heads, the exact sum layer and the losses.
 
+Importable alone: nothing here depends on skorch or scikit-learn.
+"""
+
+from .augment import AUGMENTATION, SlotAugment, distort_slots
 from .backbones import BACKBONES, ConvNet, DigitNet, build_backbone, check_backbone, describe_backbones, make_resnet
 from .heads import DigitHeads, DigitSumLayer, SumHead, log_convolve
 from .losses import DigitHeadsLoss, SumLoss
-from .networks import DigitHeadsNet, DigitSumNet, as_float_images, unwrap
+from .networks import DigitHeadsNet, DigitSumNet, as_image_batch, folded, unwrap
 
 __all__ = [
+    "AUGMENTATION", "SlotAugment", "distort_slots",
     "BACKBONES", "ConvNet", "DigitNet", "build_backbone", "check_backbone", "describe_backbones", "make_resnet",
     "DigitHeads", "DigitSumLayer", "SumHead", "log_convolve",
     "DigitHeadsLoss", "SumLoss",
-    "DigitHeadsNet", "DigitSumNet", "as_float_images", "unwrap",
+    "DigitHeadsNet", "DigitSumNet", "as_image_batch", "folded", "unwrap",
 ]

@@ -73,11 +73,11 @@ class DigitSumLayer(nn.Module):
 
 
 class DigitHeads(nn.Module):
-    """One 10-way linear head per digit position.
+    """A 10-way linear digit classifier read at each digit position, shared by the positions by default.
 
     The feature map is average-pooled to ``n_digits`` columns, one per digit
-    slot (a 1x1 map, as the baseline ConvNet gives, is shared by all heads);
-    head ``i`` classifies column ``i``.
+    slot (a 1x1 map, as the baseline ConvNet gives, serves every position);
+    the classifier reads column ``i`` for the digit at position ``i``.
 
     Parameters
     ----------

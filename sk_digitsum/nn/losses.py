@@ -5,12 +5,17 @@ for an unlabelled image); the digit-heads loss also takes the digits where
 they are known (-1 where only the sum is). ``synthetic`` flags rows drawn from
 a synthetic source, whose loss is scaled by ``synthetic_weight``.
 
-Unlabelled images learn from a teacher: ``teacher`` holds its outputs on
-those images (un-augmented), and where it is confident (probability at least
+Unlabelled images learn from a teacher: ``teacher`` holds its outputs for
+the whole batch (only the unlabelled rows are read), computed on the
+images without augmentation; where it is confident (probability at least
 ``threshold``) its reading is the target for the network's output on the
 augmented image (FixMatch's consistency loss), weighted by
 ``unlabelled_weight``. Without a teacher (validation), unlabelled images add
-no loss.
+no loss and the mean runs over the labelled images.
+
+Every row's loss is computed and the rows are combined with masks, never
+selected by boolean indexing: the losses have no data-dependent shapes, so
+``torch.compile`` traces them whole and a GPU never waits on a row count.
 """
 
 import torch
@@ -20,26 +25,8 @@ from torch.nn import functional as F
 from .heads import DigitSumLayer
 
 
-def _weighted_mean(losses, synthetic, synthetic_weight, counted=None):
-    weights = torch.ones_like(losses) if synthetic is None else torch.where(synthetic.bool(), synthetic_weight, 1.0)
-    if counted is not None:
-        weights = weights * counted
-    total = (losses * weights.to(losses.dtype)).sum()
-    return total / (len(losses) if counted is None else counted.sum().clamp(min=1))
-
-
-def _pseudo_label_loss(logits, teacher, threshold):
-    """Cross-entropy against the teacher's confident readings; 0 where it is unsure.
-
-    ``logits`` and ``teacher`` have the classes in their last dimension.
-    """
-    confidence, target = torch.softmax(teacher.float(), dim=-1).max(dim=-1)
-    losses = F.cross_entropy(logits.movedim(-1, 1), target, reduction="none")
-    return losses * (confidence >= threshold)
-
-
 class _SemiSupervisedLoss(nn.Module):
-    """The parts the criteria share: weights, and the split of a batch into labelled and unlabelled rows."""
+    """The parts the criteria share: the weights, and how labelled and unlabelled rows combine."""
 
     def __init__(self, synthetic_weight=1.0, unlabelled_weight=1.0, threshold=0.95):
         super().__init__()
@@ -47,19 +34,22 @@ class _SemiSupervisedLoss(nn.Module):
         self.unlabelled_weight = unlabelled_weight
         self.threshold = threshold
 
-    def _mean_loss(self, outputs, sums, synthetic, teacher, labelled_losses):
-        """Labelled rows by ``labelled_losses(rows)``, unlabelled ones from the teacher; the weighted mean."""
-        unlabelled = sums < 0
-        losses = torch.zeros(len(sums), device=outputs.device)
-        if (~unlabelled).any():
-            losses[~unlabelled] = labelled_losses(~unlabelled)
-        counted = None
+    def _mean_loss(self, outputs, labelled_losses, labelled, synthetic, teacher):
+        """The weighted mean of ``labelled_losses`` where ``labelled``, pseudo-label losses elsewhere.
+
+        ``outputs`` has the classes in its last dimension; so has ``teacher``.
+        """
+        losses = torch.where(labelled, labelled_losses, 0.0)
         if teacher is None:  # validation: only the labelled images count
-            counted = (~unlabelled).to(losses.dtype)
-        elif unlabelled.any():
-            pseudo = _pseudo_label_loss(outputs[unlabelled], teacher, self.threshold)
-            losses[unlabelled] = self.unlabelled_weight * pseudo.reshape(len(pseudo), -1).mean(dim=1)
-        return _weighted_mean(losses, synthetic, self.synthetic_weight, counted)
+            counted = labelled.to(losses.dtype)
+            total = counted.sum().clamp(min=1)
+        else:
+            confidence, target = torch.softmax(teacher.float(), dim=-1).max(dim=-1)
+            pseudo = F.cross_entropy(outputs.movedim(-1, 1), target, reduction="none") * (confidence >= self.threshold)
+            losses = torch.where(labelled, losses, self.unlabelled_weight * pseudo.reshape(len(pseudo), -1).mean(dim=1))
+            counted, total = 1.0, len(losses)
+        weights = counted if synthetic is None else counted * torch.where(synthetic.bool(), self.synthetic_weight, 1.0)
+        return (losses * weights).sum() / total
 
 
 class SumLoss(_SemiSupervisedLoss):
@@ -84,8 +74,9 @@ class SumLoss(_SemiSupervisedLoss):
 
     def forward(self, logits, sums, digits=None, synthetic=None, teacher=None):
         logits = logits.float()
-        return self._mean_loss(logits, sums, synthetic, teacher,
-                               lambda rows: F.cross_entropy(logits[rows], sums[rows], reduction="none"))
+        labelled = sums >= 0
+        losses = F.cross_entropy(logits, sums.clamp(min=0), reduction="none")
+        return self._mean_loss(logits, losses, labelled, synthetic, teacher)
 
 
 class DigitHeadsLoss(_SemiSupervisedLoss):
@@ -126,22 +117,11 @@ class DigitHeadsLoss(_SemiSupervisedLoss):
 
     def forward(self, digit_logits, sums, digits=None, synthetic=None, teacher=None):
         digit_logits = digit_logits.float()
-        return self._mean_loss(digit_logits, sums, synthetic, teacher, lambda rows: self._labelled_losses(
-            digit_logits[rows], sums[rows], None if digits is None else digits[rows]))
-
-    def _labelled_losses(self, digit_logits, sums, digits):
-        """Mean per-digit cross-entropy where the digits are known, sum NLL where only the sum is."""
+        labelled = sums >= 0
+        sum_nll = -self.sum_layer(digit_logits).gather(1, sums.clamp(min=0)[:, None]).squeeze(1)
         if digits is None:
-            has_digits = torch.zeros(len(sums), dtype=torch.bool, device=sums.device)
+            losses = sum_nll
         else:
-            has_digits = digits[:, 0] >= 0
-        losses = torch.zeros(len(sums), device=digit_logits.device)
-        if has_digits.any():
-            per_digit = F.cross_entropy(digit_logits[has_digits].transpose(1, 2), digits[has_digits],
-                                        reduction="none")
-            losses[has_digits] = per_digit.mean(dim=1)
-        if not has_digits.all():
-            sum_only = ~has_digits
-            log_probs = self.sum_layer(digit_logits[sum_only])
-            losses[sum_only] = -log_probs.gather(1, sums[sum_only, None]).squeeze(1)
-        return losses
+            per_digit = F.cross_entropy(digit_logits.transpose(1, 2), digits.clamp(min=0), reduction="none")
+            losses = torch.where(digits[:, 0] >= 0, per_digit.mean(dim=1), sum_nll)
+        return self._mean_loss(digit_logits, losses, labelled, synthetic, teacher)

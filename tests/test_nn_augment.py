@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from sk_digitsum import augment
-from sk_digitsum.augment import AUGMENTATION, _affine_grid, augment_batch, distort_slots
+from sk_digitsum.nn import augment
+from sk_digitsum.nn.augment import AUGMENTATION, SlotAugment, _affine_grid, distort_slots
 
 
 def test_stroke_sign_thickens_and_thins():
@@ -39,17 +39,20 @@ def test_augment_dict_replaces_only_the_ranges_it_names(monkeypatch, ranges):
 
     monkeypatch.setattr(augment, "distort_slots", record_ranges)
     batch = torch.rand(2, 1, 28, 112)
-    torch.testing.assert_close(augment_batch(batch, 4, ranges), batch)  # the slots go back where they came from
+    torch.testing.assert_close(SlotAugment(4, ranges).train()(batch), batch)  # the slots go back where they came from
     assert used == {**AUGMENTATION, **(ranges if isinstance(ranges, dict) else {})}
 
 
-def test_no_augmentation_or_unsplittable_width_returns_the_batch_itself():
+def test_training_mode_distorts_and_eval_mode_passes_the_batch_itself():
     batch = torch.rand(2, 1, 28, 112)
-    assert augment_batch(batch, 4, False) is batch
-    assert augment_batch(batch, 3, True) is batch  # 112 pixels do not split into 3 slots
+    module = SlotAugment(4)
+    distorted = module.train()(batch)
+    assert distorted.shape == batch.shape and not torch.equal(distorted, batch)
+    assert module.eval()(batch) is batch
+    assert SlotAugment(4, False).train()(batch) is batch
+    assert SlotAugment(3).train()(batch) is batch  # 112 pixels do not split into 3 slots
 
 
-def test_uint8_batches_come_back_as_unit_floats():
-    batch = torch.full((2, 1, 28, 56), 255, dtype=torch.uint8)
-    out = augment_batch(batch, 2, {"noise": 0.0})
-    assert out.dtype == torch.float32 and 0 <= out.min() and out.max() <= 1 and out.max() > 0.5
+def test_unknown_ranges_are_refused_when_the_module_is_built():
+    with pytest.raises(ValueError, match="augment must be True, False or a dict with some of the keys"):
+        SlotAugment(4, {"spin": 3})

@@ -2,14 +2,17 @@
 
 Every slot of an image (one digit each) gets its own stroke-width change,
 rotation, scale, shift and, optionally, a smooth elastic warp; the image gets
-background noise. :data:`AUGMENTATION` holds the ranges the estimators train
-with; :class:`~sk_digitsum.SyntheticDigitsGenerator` renders with its own.
+background noise. :class:`SlotAugment` applies them to training batches inside
+the network (and does nothing in eval mode), with the ranges of
+:data:`AUGMENTATION`; :class:`~sk_digitsum.SyntheticDigitsGenerator` renders
+with its own.
 """
 
 import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 # Per-slot distortions applied to training batches when ``augment=True``.
 # Chosen on held-out embedded digits (benchmarks/tune_defaults.py): these
@@ -21,40 +24,78 @@ import torch.nn.functional as F
 AUGMENTATION = dict(rotation=15.0, scale=(0.8, 1.2), shift=(4.0, 2.5), stroke=0.8, noise=0.12, elastic=1.0)
 
 
-def augment_batch(images, n_digits, augment=True):
-    """Distort each digit slot of a training batch.
+def augmentation_ranges(augment):
+    """The distortion ranges of an ``augment`` setting: None for False, :data:`AUGMENTATION` for True.
 
     Parameters
     ----------
-    images : torch.Tensor of shape (n, 1, H, W)
-        uint8 0-255 or floats in [0, 1]; W is split into ``n_digits`` slots.
+    augment : bool or dict
+        A dict replaces some of the ranges of :data:`AUGMENTATION`.
+
+    Raises
+    ------
+    ValueError
+        For a dict with keys that name no range.
+
+    Examples
+    --------
+    >>> from sk_digitsum.nn.augment import augmentation_ranges
+    >>> augmentation_ranges({"elastic": 0.0})["elastic"], augmentation_ranges(False)
+    (0.0, None)
+    """
+    if augment is False:
+        return None
+    if augment is True:
+        return dict(AUGMENTATION)
+    if not isinstance(augment, dict) or set(augment) - set(AUGMENTATION):
+        raise ValueError(f"augment must be True, False or a dict with some of the keys {sorted(AUGMENTATION)}; "
+                         f"got {augment!r}.")
+    return {**AUGMENTATION, **augment}
+
+
+class SlotAugment(nn.Module):
+    """Distort each digit slot of a training batch; pass batches through unchanged in eval mode.
+
+    Part of every network the estimators train, so that training,
+    validation, prediction and the teacher of unlabelled images share one
+    forward pass, and only training sees distorted digits.
+
+    Parameters
+    ----------
     n_digits : int
-        Digit slots side by side.
+        Digit slots side by side; an image width that does not split into
+        them is left undistorted.
     augment : bool or dict, default=True
         True distorts with :data:`AUGMENTATION`; a dict replaces some of its
-        ranges (``{"elastic": 0.0}``); False returns ``images`` unchanged.
-
-    Returns
-    -------
-    images : torch.Tensor of shape (n, 1, H, W)
-        Floats in [0, 1]; ``images`` itself where nothing is distorted (no
-        augmentation, or a width that does not split into ``n_digits`` slots).
+        ranges (``{"elastic": 0.0}``); False turns distortion off.
 
     Examples
     --------
     >>> import torch
-    >>> from sk_digitsum.augment import augment_batch
-    >>> augment_batch(torch.zeros(2, 1, 28, 112, dtype=torch.uint8), n_digits=4).shape
-    torch.Size([2, 1, 28, 112])
+    >>> from sk_digitsum.nn.augment import SlotAugment
+    >>> augment = SlotAugment(n_digits=4)
+    >>> batch = torch.rand(2, 1, 28, 112)
+    >>> augment.train()(batch).shape, augment.eval()(batch) is batch
+    (torch.Size([2, 1, 28, 112]), True)
     """
-    n, _, height, width = images.shape
-    if augment is False or width % n_digits:
-        return images
-    slots = images.float().view(n, height, n_digits, width // n_digits).permute(0, 2, 1, 3)
-    if images.dtype == torch.uint8:
-        slots = slots / 255
-    ranges = AUGMENTATION if augment is True else {**AUGMENTATION, **augment}
-    return distort_slots(slots, **ranges).unsqueeze(1)
+
+    def __init__(self, n_digits, augment=True):
+        super().__init__()
+        self.n_digits = n_digits
+        self.augment = augment
+        augmentation_ranges(augment)  # refuses unknown ranges when the network is built
+
+    def forward(self, images):
+        """Distort float images (n, 1, H, W) in [0, 1] in training mode; return them as they are otherwise."""
+        ranges = augmentation_ranges(self.augment) if self.training else None
+        n, _, height, width = images.shape
+        if ranges is None or width % self.n_digits:
+            return images
+        slots = images.view(n, height, self.n_digits, width // self.n_digits).permute(0, 2, 1, 3)
+        return distort_slots(slots, **ranges).unsqueeze(1)
+
+    def extra_repr(self):
+        return f"n_digits={self.n_digits}, augment={self.augment!r}"
 
 
 def _uniform(n, low, high, generator, device):
@@ -85,7 +126,7 @@ def distort_slots(slots, *, rotation, scale, shift, stroke, noise, elastic=0.0, 
     Examples
     --------
     >>> import torch
-    >>> from sk_digitsum.augment import distort_slots
+    >>> from sk_digitsum.nn.augment import distort_slots
     >>> slots = torch.rand(2, 4, 28, 28)
     >>> distort_slots(slots, rotation=10.0, scale=(0.9, 1.1), shift=(2.0, 1.0), stroke=0.5, noise=0.05).shape
     torch.Size([2, 28, 112])
