@@ -10,13 +10,15 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["sk_digitsum", "sk_digitsum.*"]),
     python_requires=">=3.10",
-    # Lower bounds are what the code and its doctests use: torch 2.4 for fused SGD on a GPU and
-    # torch.load(weights_only=True) of the safe format; scikit-learn 1.6 for __sklearn_tags__ and
+    # Lower bounds are the lowest versions CI installs and tests (.ci/run): torch 2.4 for fused SGD on
+    # a GPU and torch.load(weights_only=True) of the safe format; skorch 1.3.1, the first whose
+    # __sklearn_is_fitted__ answers (1.3.0 returns None, and 1.0-1.2 have none, so scikit-learn's
+    # check_is_fitted sees every net as fitted or none); scikit-learn 1.6 for __sklearn_tags__ and
     # sklearn.frozen; numpy 2 for the repr of numpy scalars in the doctests (np.True_).
     install_requires=[
         "torch>=2.4",
         "torchvision>=0.19",
-        "skorch>=1.0",
+        "skorch>=1.3.1",
         "scikit-learn>=1.6",
         "numpy>=2.0",
         "pillow>=9",

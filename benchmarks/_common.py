@@ -7,10 +7,12 @@ which live in ``../shared/data/mnist`` or wherever ``--mnist`` points.
 
 import json
 import platform
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+import skorch
 import torch
 
 from sk_digitsum import SyntheticDigitsGenerator
@@ -27,11 +29,57 @@ RESULTS = ROOT / "benchmarks" / "results"
 SCANNED = dict(rotation=18.0, scale=(0.8, 1.2), shift=(5.0, 3.0), stroke=0.8, noise=0.15)
 
 
+def commit():
+    """The checked-out commit, with "+changes" where the working tree differs from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--", "sk_digitsum")
+                                                      else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def cpu_model():
+    """The CPU's model name, as the operating system reports it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment():
+    """What a measurement ran on: commit, CPU and its bfloat16 support, threads, versions, GPU."""
+    from sk_digitsum.nn.precision import native_bf16
+
+    return {"commit": commit(), "cpu": cpu_model(), "native_bf16": native_bf16("cpu"),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "skorch": skorch.__version__,
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
 def machine():
-    """One line naming the hardware a result was measured on."""
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} (CUDA), torch {torch.__version__}"
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}"
+    """One line naming the hardware and software a result was measured on."""
+    env = environment()
+    where = f"{env['gpu']} (CUDA)" if env["gpu"] else (
+        f"{env['cpu']}, {env['threads']} CPU threads, {'native' if env['native_bf16'] else 'no native'} bfloat16")
+    return f"{where}, torch {env['torch']}, skorch {env['skorch']}"
+
+
+def record_header(title, command, wall_seconds, env=None):
+    """The opening lines of a record under benchmarks/results/: what ran, on what, from which commit, how long."""
+    env = env or environment()
+    bf16 = "computes bfloat16 natively" if env["native_bf16"] else "does not compute bfloat16 natively"
+    gpu = f"; GPU {env['gpu']}" if env["gpu"] else ""
+    return "\n".join([
+        f"# {title}", "",
+        f"`{command}`", "",
+        f"- commit {env['commit']}; CPU {env['cpu']} ({bf16}), {env['threads']} threads{gpu}",
+        f"- torch {env['torch']}, skorch {env['skorch']}; wall time {wall_seconds / 60:.1f} min", "",
+    ])
 
 
 def test_sets(mnist=DEFAULT_MNIST, n_samples=10_000):

@@ -11,7 +11,6 @@ import os
 import re
 import sys
 import time
-import zipfile
 
 from . import __version__
 
@@ -85,7 +84,11 @@ def _load(path):
 
     _existing(path, "model file")
     fix = f"give a file written by '{_prog()} train'"
-    if zipfile.is_zipfile(path):  # torch.save writes zip archives: the safe format
+    with open(path, "rb") as file:
+        # torch.save writes a zip archive, which opens with a local file header; a pickle opens with
+        # its protocol. (A whole-file zip test misleads: pickled networks hold zip archives inside.)
+        is_safe_format = file.read(4) == b"PK\x03\x04"
+    if is_safe_format:
         try:
             return load_model(path)
         except ValueError as error:

@@ -112,7 +112,7 @@ DAMAGED = "not an sk_digitsum model file, or it is damaged"
     (["evaluate", "--model", "{d}/good.pt", "--data", "{d}/nope.npz"], "data {d}/nope.npz does not exist"),
     (["predict", "--model", "{d}/foreign.joblib", "--data", "{d}/labelled.npz"], "holds a dict, not an sk_digitsum"),
     (["predict", "--model", "{d}/cut.joblib", "--data", "{d}/labelled.npz"], DAMAGED),
-    (["predict", "--model", "{d}/cut.pt", "--data", "{d}/labelled.npz"], DAMAGED),
+    (["predict", "--model", "{d}/cut.pt", "--data", "{d}/labelled.npz"], "cut.pt is not a valid sk_digitsum model file"),
     (["predict", "--model", "{d}/text.pt", "--data", "{d}/labelled.npz"], DAMAGED),
     (["predict", "--model", "{d}/good.pt", "--data", "{d}/good.joblib"], "neither a folder of images nor an .npz"),
     (["evaluate", "--model", "{d}/good.pt", "--data", "{d}/unlabelled.npz"], "has no labels to evaluate against"),
@@ -214,3 +214,27 @@ def test_model_options_reach_the_estimator(tmp_path, small_data):
     batches = clf.history_[-1, "batches"]
     seen = [batch.get("train_batch_size", 0) + batch.get("valid_batch_size", 0) for batch in batches]
     assert sum(seen) == len(X) + 24  # every real image, in training or validation, and N synthetic ones
+
+
+@pytest.mark.parametrize("name", ["model.pt", "model.joblib"])
+def test_a_model_write_that_fails_half_way_leaves_the_earlier_model_whole(tmp_path, fitted_heads, small_data,
+                                                                         monkeypatch, name):
+    import torch
+
+    from sk_digitsum.__main__ import _load, _save
+
+    path = str(tmp_path / name)
+    _save(fitted_heads, path)
+    before = _load(path).predict_proba(small_data[0])
+
+    def dies_half_way(obj, file, *args, **kwargs):
+        file.write(b"the first bytes")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    monkeypatch.setattr(joblib, "dump", dies_half_way)
+    with pytest.raises(OSError, match="No space left"):
+        _save(fitted_heads, path)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(_load(path).predict_proba(small_data[0]), before)
+    assert [p.name for p in tmp_path.iterdir()] == [name]

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import StackingClassifier, VotingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -79,6 +80,36 @@ def test_cross_val_predict_probabilities_of_the_direct_sum_classifier(data):
 def test_re_encoding_meta_estimators_stop_before_training_on_shifted_sums(make_meta, clf):
     with pytest.raises(ValueError, match="re-encodes the labels as 0..k-1.*FrozenEstimator"):
         make_meta(clf)
+
+
+class _LabelSpy(ClassifierMixin, BaseEstimator):
+    """Records the labels each fit receives."""
+
+    seen = []
+
+    def fit(self, X, y):
+        type(self).seen.append(np.unique(y))
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+    def predict(self, X):
+        return self.classes_[np.zeros(len(X), dtype=int)]
+
+
+@pytest.mark.parametrize("make_meta", [
+    lambda clf, X, y: cross_val_predict(clf, X, y, cv=2, method="predict_proba"),
+    lambda clf, X, y: StackingClassifier([("spy", clf)], final_estimator=LogisticRegression(), cv=2).fit(X, y),
+    lambda clf, X, y: VotingClassifier([("spy", clf)], voting="soft").fit(X, y),
+], ids=["cross_val_predict", "StackingClassifier", "VotingClassifier"])
+def test_scikit_learn_still_fits_on_re_encoded_labels(make_meta):
+    """The reason for _validation.reencoding_caller: when this fails, these tools pass the sums and the guard can go."""
+    X, y = np.zeros((12, 2)), np.repeat([3, 5, 7], 4)
+    _LabelSpy.seen = []
+    make_meta(_LabelSpy(), X, y)
+    assert _LabelSpy.seen and all(np.array_equal(labels, [0, 1, 2]) for labels in _LabelSpy.seen)
 
 
 def _tiny():

@@ -1,4 +1,4 @@
-"""Model files: the safe format across versions, and pickles of earlier versions."""
+"""Model files: the safe format, and writes that leave the earlier file whole when they fail."""
 
 import subprocess
 import sys
@@ -12,36 +12,7 @@ import pytest
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier
 from sk_digitsum.datasets import make_digit_sums
 
-DATA = Path(__file__).resolve().parent / "data"
 FAST = dict(max_epochs=1, verbose=0, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def images_of_0_3(bank):
-    """The images the 0.3 models in tests/data predicted (tests/data/make_0.3_models.py)."""
-    X, y, _ = make_digit_sums(*bank, n_samples=32, random_state=0)
-    return X, y, np.load(DATA / "heads_0.3_proba.npy")
-
-
-def test_safe_file_of_0_3_loads_and_predicts_every_sum_as_it_did(images_of_0_3):
-    X, _, proba = images_of_0_3
-    loaded = DigitHeadsClassifier.load(DATA / "heads_0.3.pt")
-    np.testing.assert_array_equal(loaded.classes_, np.arange(37))
-    np.testing.assert_allclose(loaded.predict_proba(X), proba, rtol=1e-5, atol=1e-6)
-
-
-def test_pickle_of_0_3_loads_predicts_as_it_did_and_trains_on(images_of_0_3):
-    X, y, proba = images_of_0_3
-    loaded = joblib.load(DATA / "heads_0.3.joblib")
-    assert loaded.device == "auto" and loaded.image_shape_ == (28, 112) and loaded.n_features_in_ == 28 * 112
-    np.testing.assert_allclose(loaded.predict_proba(X), proba, rtol=1e-5, atol=1e-6)
-    with pytest.warns(FutureWarning, match="validation_fraction is deprecated"):
-        loaded.partial_fit(X, y)  # with the callbacks it was pickled with
-    assert len(loaded.history_) == 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        loaded.fit(X, y)  # re-initialised with this version's callbacks
-    np.testing.assert_array_equal(loaded.classes_, np.unique(y))
 
 
 @pytest.mark.parametrize("estimator", [DigitHeadsClassifier, DigitSumClassifier])
@@ -114,3 +85,59 @@ def test_a_subclass_is_saved_as_its_registered_base_until_it_registers_itself(fi
         np.testing.assert_allclose(loaded.predict_proba(small_data[0]), mine.predict_proba(small_data[0]), atol=1e-6)
     finally:
         persistence._ESTIMATORS.pop("MyHeads", None)
+
+
+class _RunsCode:
+    """Pickles as a call of exec: unpickling it would create ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+def test_the_safe_loader_refuses_a_file_that_would_run_code(fitted_heads, tmp_path):
+    import torch
+
+    path, marker = tmp_path / "model.pt", tmp_path / "code_ran"
+    fitted_heads.save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["history"] = _RunsCode(marker)
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="not a valid sk_digitsum model file"):
+        DigitHeadsClassifier.load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("estimator", [DigitHeadsClassifier, DigitSumClassifier])
+def test_a_save_that_fails_half_way_leaves_the_earlier_file_whole(estimator, small_data, tmp_path, monkeypatch):
+    import torch
+
+    X, y, _ = small_data
+    path = tmp_path / "model.pt"
+    estimator(**FAST).fit(X, y).save(path)
+    before = estimator.load(path).predict_proba(X)
+
+    def dies_half_way(obj, file, *args, **kwargs):
+        file.write(b"PK\x03\x04 the first bytes of a zip archive")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with pytest.raises(OSError, match="No space left"):
+        estimator(**{**FAST, "random_state": 1}).fit(X, y).save(path)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(estimator.load(path).predict_proba(X), before)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"], "no partial file is left behind"
+
+
+def test_replacing_writes_text_and_leaves_no_trace_when_the_block_raises(tmp_path):
+    from sk_digitsum.persistence import replacing
+
+    path = tmp_path / "sums.csv"
+    with replacing(path, "w") as file:
+        file.write("image,sum\n")
+    with pytest.raises(KeyboardInterrupt), replacing(path, "w") as file:
+        file.write("half")
+        raise KeyboardInterrupt
+    assert path.read_text() == "image,sum\n" and len(list(tmp_path.iterdir())) == 1

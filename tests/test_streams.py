@@ -112,3 +112,33 @@ def test_the_default_split_holds_nothing_out_with_fewer_than_two_labels(y):
 
     _, valid = _split_rows(SeededValidSplit(0.5), y)
     assert valid is None
+
+
+def test_the_mixed_stream_pairs_every_image_with_its_own_labels(bank):
+    from skorch.dataset import Dataset
+    from torch.utils.data import DataLoader
+
+    from sk_digitsum.datasets import make_digit_sums
+    from sk_digitsum.streams import Batch, RealAndSyntheticStream
+
+    images, labels = bank
+    label_of = {image.tobytes(): label for image, label in zip(images, labels)}
+    X, sums, _ = make_digit_sums(images, labels, n_samples=40, random_state=0)
+    sum_of_real = {image.tobytes(): total for image, total in zip(X, sums)}
+    gen = SyntheticDigitsGenerator(**IDENTITY).fit(images, labels)
+    stream = RealAndSyntheticStream(Dataset(X[:, None], sums), SyntheticDigitStream(gen, 30, random_state=0),
+                                    as_float=False)
+    torch.manual_seed(0)
+    batches = list(DataLoader(stream, batch_size=16))
+    assert all(isinstance(batch, Batch) for batch, _ in batches)
+    seen = {True: 0, False: 0}
+    for batch, totals in batches:
+        for image, digits, synthetic, total in zip(batch.images, batch.digits, batch.synthetic, totals):
+            image = image[0].numpy()
+            if synthetic:
+                read = [label_of[image[:, 28 * j:28 * (j + 1)].tobytes()] for j in range(4)]
+                assert read == digits.tolist() and total == sum(read)
+            else:
+                assert digits.tolist() == [-1] * 4 and total == sum_of_real[image.tobytes()]
+            seen[bool(synthetic)] += 1
+    assert seen == {True: 30, False: 40}

@@ -34,6 +34,21 @@ def test_without_distortion_render_equals_plain_composition(bank):
     np.testing.assert_array_equal(gen.render(indices, random_state=0), X)
 
 
+def _labels_of_slots(X, images, labels):
+    """The bank label of each 28-pixel slot of undistorted images, found by the slot's pixels."""
+    label_of = {image.tobytes(): label for image, label in zip(images, labels)}
+    n_slots = X.shape[-1] // 28
+    return np.array([[label_of[image[:, 28 * j:28 * (j + 1)].tobytes()] for j in range(n_slots)] for image in X])
+
+
+def test_each_image_holds_the_digits_its_labels_name_in_order(bank):
+    images, labels = bank
+    X, sums, digits = SyntheticDigitsGenerator(**IDENTITY, random_state=0).fit(images, labels).sample(40)
+    np.testing.assert_array_equal(_labels_of_slots(X, images, labels), digits)
+    np.testing.assert_array_equal(sums, digits.sum(axis=1))
+    assert len({tuple(row) for row in digits}) > 30  # varied rows: a shuffled pairing could not pass
+
+
 def test_each_distortion_changes_images(bank):
     images, labels = bank
     indices = np.arange(40).reshape(10, 4) * 97
