@@ -4,7 +4,7 @@ from setuptools import find_packages, setup
 
 setup(
     name="sk_digitsum",
-    version="0.5.0",
+    version="0.6.0",
     description="Read the sum of handwritten digits in an image: scikit-learn estimators built on skorch.",
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",

@@ -20,14 +20,14 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, ROOT, markdown_table  # noqa: E402
+from _common import DEFAULT_MNIST, ROOT, machine, markdown_table  # noqa: E402
 
 # Runs in the child process, against the version on its PYTHONPATH.
 CHILD = """
 import json, sys, time
 import numpy as np
 sys.path.insert(0, {benchmarks!r})
-from _common import machine, test_sets, training_set
+from _common import test_sets, training_set
 import sk_digitsum
 from sk_digitsum import DigitHeadsClassifier
 sets = test_sets({mnist!r})
@@ -35,7 +35,7 @@ X, y = training_set()
 clf = DigitHeadsClassifier(random_state=0, verbose=0)
 start = time.perf_counter()
 clf.fit(X, y)
-record = {{"version": sk_digitsum.__version__, "fit_seconds": time.perf_counter() - start, "device": machine(),
+record = {{"version": sk_digitsum.__version__, "fit_seconds": time.perf_counter() - start,
            "valid_acc": float(clf.history_[-1, "valid_acc"])}}
 for name, (X_test, sums, _) in sets.items():
     start = time.perf_counter()
@@ -72,15 +72,20 @@ def main(argv=None):
     parser.add_argument("revisions", nargs="+", help="git revisions, or 'worktree'")
     parser.add_argument("--mnist", default=DEFAULT_MNIST, help="folder of the MNIST test set (IDX)")
     args = parser.parse_args(argv)
-    rows = []
+    rows, records = [], []
     with tempfile.TemporaryDirectory() as workdir:
         for revision in args.revisions:
-            record = run(revision, args.mnist, workdir)
-            print(json.dumps(record), flush=True)
-            rows.append([record["revision"], record["version"], f"{100 * record['tight']:.2f}%",
-                         f"{100 * record['scanned']:.2f}%", f"{record['fit_seconds']:.0f}",
-                         f"{record['tight_predict_seconds']:.2f}", record["device"]])
-    print(markdown_table(["revision", "version", "tight", "scanned", "fit (s)", "predict 10k (s)", "device"], rows))
+            records.append(run(revision, args.mnist, workdir))
+            print(json.dumps(records[-1]), flush=True)
+    first = records[0]
+    for record in records:
+        rows.append([record["revision"], record["version"], f"{100 * record['tight']:.2f}%",
+                     f"{100 * record['scanned']:.2f}%", f"{record['fit_seconds']:.0f}",
+                     f"{record['fit_seconds'] / first['fit_seconds']:.2f}", f"{record['tight_predict_seconds']:.2f}",
+                     f"{record['tight_predict_seconds'] / first['tight_predict_seconds']:.2f}"])
+    print(f"\n{machine()}\n")
+    print(markdown_table(["revision", "version", "tight", "scanned", "fit (s)", "fit / first", "predict 10k (s)",
+                          "predict / first"], rows))
 
 
 if __name__ == "__main__":

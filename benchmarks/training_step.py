@@ -1,15 +1,18 @@
 """Training and prediction speed: our fit and predict against a bare PyTorch loop, in one run.
 
 Both sides train the same network (a copy of the one our estimator
-initialises), with the same optimizer class and options, batch size, device,
-autocast (as ``mixed_precision="auto"`` decides) and channels-last memory,
-and see uint8 images copied to the device batch by batch. Ours runs with
-``augment=False`` (the bare loop has no augmentation), no validation split
-and its default callbacks: EMA, gradient clipping, cosine schedule, loss
-bookkeeping. Each side trains ``--rounds`` times ``--epochs`` epochs, the
-sides alternating which goes first; the first epoch of each fit warms up and
-the table gives the median of the others. Prediction: ``predict`` of ``--n-predict`` images against a bare
-forward pass of the same folded network, under the same autocast.
+initialises, whose forward pass scales the uint8 images, sets channels-last
+memory and autocasts as ``mixed_precision="auto"`` decides), with the same
+optimizer class and options, batch size and device, and see uint8 images
+copied to the device batch by batch. The bare loop does the work of our
+default callbacks by hand: an exponential moving average of the weights
+(``torch._foreach_lerp_`` with the same warm-up), gradient-norm clipping at
+5.0 and the cosine schedule. Ours runs with ``augment=False`` (the bare loop
+has no augmentation) and no validation split. Each side trains ``--rounds``
+times ``--epochs`` epochs, the sides alternating which goes first; the first
+epoch of each fit warms up and the table gives the median of the others.
+Prediction: ``predict`` of ``--n-predict`` images against a bare forward
+pass of the same folded network.
 
     python benchmarks/training_step.py                                 # the CPU table
     python benchmarks/training_step.py --device cuda --batch-size 256 \\
@@ -30,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, markdown_table, training_set  # noqa: E402
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier  # noqa: E402
-from sk_digitsum._device import autocast, autocast_dtype, resolve_device  # noqa: E402
-from sk_digitsum.nn import unwrap  # noqa: E402
+from sk_digitsum._validation import check_device  # noqa: E402
+from sk_digitsum.callbacks import EMA  # noqa: E402
+from sk_digitsum.nn import folded, unwrap  # noqa: E402
+from sk_digitsum.nn.precision import autocast_dtype  # noqa: E402
 
 MODELS = {
     "digitnet_w8": (DigitHeadsClassifier, dict(module__width=8)),
@@ -50,17 +55,14 @@ def _synchronize(device):
         torch.cuda.synchronize()
 
 
-def _batches(images, batch_size, device, order=None):
-    order = torch.arange(len(images)) if order is None else order
-    for index in order.split(batch_size):
-        x = images[index].to(device, non_blocking=True).float().div_(255)
-        yield index, x.contiguous(memory_format=torch.channels_last)
-
-
 def bare_fit(initialised, X, sums, epochs):
     """Seconds per epoch of a bare loop over a copy of ``initialised``'s network, criterion and optimizer."""
     device = initialised.device_
     module = copy.deepcopy(unwrap(initialised.module_)).train()
+    average = copy.deepcopy(module)
+    live_floats = [t.detach() for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    average_floats = [t.detach() for t in (*average.parameters(), *average.buffers()) if t.is_floating_point()]
+    warmup = EMA(beta=initialised.ema_beta)
     if initialised.compile:
         module = torch.compile(module)
     criterion = initialised.criterion_
@@ -68,33 +70,39 @@ def bare_fit(initialised, X, sums, epochs):
     accepted = inspect.signature(optimizer_class).parameters
     optimizer = optimizer_class(module.parameters(), **{key: value for key, value in
                                                         initialised.optimizer_.defaults.items() if key in accepted})
-    images, labels = torch.from_numpy(X[:, None]), torch.from_numpy(sums)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    images, labels = torch.from_numpy(X), torch.from_numpy(sums)
     if device.startswith("cuda"):
         images, labels = images.pin_memory(), labels.pin_memory()
-    durations = []
+    durations, step = [], 0
     for _ in range(epochs):
         _synchronize(device)
         start = time.perf_counter()
-        for index, x in _batches(images, initialised.batch_size, device, torch.randperm(len(images))):
-            with autocast(initialised.mixed_precision, device):
-                loss = criterion(module(x), labels[index].to(device, non_blocking=True))
+        for index in torch.randperm(len(images)).split(initialised.batch_size):
+            loss = criterion(module(images[index].to(device, non_blocking=True)),
+                             labels[index].to(device, non_blocking=True))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
             optimizer.step()
+            torch._foreach_lerp_(average_floats, live_floats, 1 - warmup.beta_at(step))
+            step += 1
+            loss.item()  # skorch records every batch's loss: the host waits for the step here too
+        schedule.step()
         _synchronize(device)
         durations.append(time.perf_counter() - start)
     return durations
 
 
 def bare_predict(clf, X):
-    """Seconds of a forward pass over ``X`` through ``clf``'s folded prediction network."""
-    module = clf._prediction_module()
-    images = torch.from_numpy(X[:, None])
+    """Seconds of a forward pass over ``X`` through a folded copy of ``clf``'s network."""
+    module = folded(clf.module_)
+    images = torch.from_numpy(X)
     _synchronize(clf.device_)
     start = time.perf_counter()
-    with torch.inference_mode(), autocast(clf.mixed_precision, clf.device_):
-        for _, x in _batches(images, clf.batch_size, clf.device_):
-            module(x).float().cpu()
+    with torch.inference_mode():
+        for index in torch.arange(len(images)).split(clf.batch_size):
+            module(images[index].to(clf.device_, non_blocking=True)).float().cpu()
     _synchronize(clf.device_)
     return time.perf_counter() - start
 
@@ -118,7 +126,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="timed predictions per side (median)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    device = resolve_device(args.device)
+    device = check_device(args.device)
     X, sums = training_set(max(args.n_samples, args.n_predict))
     X_fit, sums_fit = X[:args.n_samples], sums[:args.n_samples]
     headers = ["model", "batch", "fit img/s (ours)", "fit img/s (bare)", "ours / bare",
@@ -148,7 +156,7 @@ def main(argv=None):
               flush=True)
     print(f"\n{args.n_samples:,} training images, {args.n_predict:,} predicted, median of "
           f"{args.rounds} x {args.epochs - 1} epochs and {args.repeats} predictions; {machine()}; mixed_precision='auto' -> "
-          f"{autocast_dtype('auto', device) or 'float32'}\n")
+          f"{autocast_dtype('auto', torch.device(device).type) or 'float32'}\n")
     print(markdown_table(headers, rows))
 
 

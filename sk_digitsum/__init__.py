@@ -20,7 +20,7 @@ Where things live; a module imports only modules further down this list:
 
 import importlib
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 # The public names load on first use (PEP 562), so that ``python -m sk_digitsum --help`` and
 # ``sk_digitsum.__version__`` answer without importing torch.

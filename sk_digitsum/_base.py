@@ -34,7 +34,7 @@ from skorch.dataset import Dataset
 from skorch.exceptions import DeviceWarning
 from skorch.utils import is_dataset
 from torch.optim.lr_scheduler import CosineAnnealingLR
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import BatchSampler, DataLoader, IterableDataset, RandomSampler, SequentialSampler, Subset
 
 from . import _compat, _validation, persistence
 from .callbacks import EMA, LRScheduler, PrintLog, labelled_sum_accuracy
@@ -408,12 +408,19 @@ class _DigitClassifierBase(NeuralNetClassifier):
         kwargs = {"batch_size": self.batch_size, **self.get_params_for(prefix)}
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
-        if isinstance(dataset, IterableDataset):
-            kwargs.pop("shuffle", None)  # a stream shuffles itself; DataLoader refuses the option
-        elif training:
-            kwargs.setdefault("shuffle", True)
         if self.device_.startswith("cuda"):
             kwargs.setdefault("pin_memory", True)  # lets batches go to the GPU while it computes
+        if isinstance(dataset, IterableDataset):
+            kwargs.pop("shuffle", None)  # a stream shuffles itself; DataLoader refuses the option
+        elif _indexes_whole_batches(dataset) and not {"sampler", "batch_sampler", "collate_fn"} & kwargs.keys():
+            # The batches the DataLoader would draw, in the same order, each read with one index of the
+            # arrays rather than an image at a time and a stack: a third of the time of a narrow step.
+            order = (RandomSampler(dataset, generator=kwargs.get("generator")) if kwargs.pop("shuffle", training)
+                     else SequentialSampler(dataset))
+            kwargs["sampler"] = BatchSampler(order, kwargs.pop("batch_size"), kwargs.pop("drop_last", False))
+            kwargs["batch_size"] = None
+        elif training:
+            kwargs.setdefault("shuffle", True)
         return getattr(self, prefix)(dataset, **kwargs)
 
     def _to_device(self, data):
@@ -637,6 +644,14 @@ class _DigitClassifierBase(NeuralNetClassifier):
             self.device_ = mapped
         self.device = "auto" if requested == "auto" else mapped
         _compat.upgrade_unpickled(self)
+
+
+def _indexes_whole_batches(dataset):
+    """Whether ``dataset`` is skorch's Dataset (in Subsets, as splits make them), which indexes arrays of rows."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return (isinstance(dataset, Dataset) and type(dataset).__getitem__ is Dataset.__getitem__
+            and type(dataset).transform is Dataset.transform)
 
 
 def _raised_by_callback(interrupt):

@@ -56,6 +56,44 @@ def test_the_device_is_resolved_by_initialize_and_the_parameter_kept(data):
     assert clf.device == "auto" and next(clf.module_.parameters()).device.type == here
 
 
+# ------------------------------------------------------------------------ batches
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("options", [{}, {"iterator_train__drop_last": True, "iterator_valid__drop_last": True},
+                                     {"iterator_train__shuffle": False}])
+def test_whole_batches_are_read_at_once_as_the_dataloader_would_draw_them(data, training, options):
+    from torch.utils.data import DataLoader, Subset
+
+    X, y = data
+    digits = np.arange(len(y) * 4).reshape(-1, 4) % 10
+    dataset = Subset(Dataset({"images": X, "digits": digits}, y), np.arange(5, 90))  # as a split makes them
+    clf = DigitHeadsClassifier(**NARROW, batch_size=16, **options).initialize()
+    loader = clf.get_iterator(dataset, training=training)
+    prefix = "iterator_train" if training else "iterator_valid"
+    item_by_item = {"batch_size": 16, "shuffle": training, **clf.get_params_for(prefix)}
+    torch.manual_seed(0)
+    read = list(loader)
+    torch.manual_seed(0)
+    expected = list(DataLoader(dataset, **item_by_item))
+    assert len(read) == len(expected) == (85 // 16 if options.get(f"{prefix}__drop_last") else -(-85 // 16))
+    for (x, target), (x_expected, target_expected) in zip(read, expected):
+        for key in ("images", "digits"):
+            torch.testing.assert_close(x[key], x_expected[key], rtol=0, atol=0)
+        torch.testing.assert_close(target, target_expected, rtol=0, atol=0)
+
+
+def test_datasets_of_other_kinds_and_loader_options_keep_item_by_item_loading(data):
+    X, y = data
+
+    class OwnItems(Dataset):
+        def __getitem__(self, i):
+            return super().__getitem__(i)
+
+    clf = DigitHeadsClassifier(**NARROW, batch_size=16).initialize()
+    assert clf.get_iterator(OwnItems(X, y), training=True).batch_size == 16
+    clf.set_params(iterator_train__collate_fn=torch.utils.data.default_collate)
+    assert clf.get_iterator(Dataset(X, y), training=True).batch_size == 16
+
+
 # ----------------------------------------------------------------------- defaults
 def test_the_default_optimisation_is_adamw_at_3e_3_with_a_cosine_schedule_over_max_epochs(data):
     X, y = data

@@ -414,7 +414,7 @@ def test_batches_for_a_gpu_come_from_pinned_memory_and_streams_are_not_reshuffle
     assert clf.get_iterator(Dataset(X, y), training=True).pin_memory is False
     clf.device_ = "cuda"  # only the loader's settings are read: no GPU is touched
     loader = clf.get_iterator(Dataset(X, y), training=True)
-    assert loader.pin_memory is True and loader.batch_size == clf.batch_size
+    assert loader.pin_memory is True and loader.sampler.batch_size == clf.batch_size
     stream = SyntheticDigitStream(SyntheticDigitsGenerator().fit(*bank), n_samples=10)
     assert clf.get_iterator(stream, training=True).dataset is stream  # DataLoader refuses shuffle=True here
 
