@@ -1,13 +1,16 @@
 """Where the time of a training step goes: our fit against the bare loop of training_step.py, per batch.
 
-    python benchmarks/step_profile.py                       # widths 8, 16 and 48, about 2 minutes
-    python benchmarks/step_profile.py --widths 16 --epochs 3
+    python benchmarks/step_profile.py                       # widths 8, 16 and 48, about 4 minutes
+    python benchmarks/step_profile.py --widths 16 --epochs 3 --rounds 1
 
 Each part of one step is timed where it happens: on our side by wrapping the functions skorch calls
 (the loader's ``__next__``, ``infer``, ``get_loss``, ``Tensor.backward``, the clipping and EMA
 callbacks, the optimizer's update), on the bare side by timers around the same lines. What is left
 of an epoch's wall time is skorch's bookkeeping (callbacks, history, the step closure) on our side
-and the loop itself on the bare one. Milliseconds per batch, median over epochs after the first.
+and the loop itself on the bare one; it also takes the freeing of the step's tensors, which the bare
+loop does inside its next step's parts. Milliseconds per batch, median over the epochs after the
+first of each fit, the sides alternating which goes first over ``--rounds`` fits each, as in
+training_step.py: the machine's speed drifts by more than the differences measured.
 """
 
 import argparse
@@ -95,6 +98,8 @@ def profile_ours(clf, X, sums, epochs):
     finally:
         for (owner, name), function in saved.items():
             setattr(owner, name, function)
+        for name in ("infer", "get_loss"):
+            clf.__dict__.pop(name, None)
     return epochs_parts
 
 
@@ -147,18 +152,22 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--widths", type=int, nargs="+", default=[8, 16, 48])
     parser.add_argument("--n-samples", type=int, default=4096)
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per side; the first warms up")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per fit; the first warms up")
+    parser.add_argument("--rounds", type=int, default=2, help="fits per side, alternating which goes first")
     args = parser.parse_args(argv)
     X, sums = training_set(args.n_samples)
     for width in args.widths:
         clf = DigitHeadsClassifier(module__width=width, augment=False, train_split=None, max_epochs=1, verbose=0,
                                    random_state=0, device="cpu")
         n_batches = -(-args.n_samples // clf.batch_size)
-        sides = {"ours": profile_ours(clf, X, sums, args.epochs),
-                 "bare": profile_bare(clf, X, sums, args.epochs)}
+        sides = {"ours": [], "bare": []}
+        for round_ in range(args.rounds):
+            for side in ["ours", "bare"][::(-1) ** round_]:
+                profile = profile_ours if side == "ours" else profile_bare
+                sides[side] += profile(clf, X, sums, args.epochs)[1:]
         rows = []
         for part in PARTS + ["total"]:
-            per_batch = {side: 1000 * statistics.median(epoch[part] for epoch in epochs[1:]) / n_batches
+            per_batch = {side: 1000 * statistics.median(epoch[part] for epoch in epochs) / n_batches
                          for side, epochs in sides.items()}
             rows.append([part, f"{per_batch['ours']:.2f}", f"{per_batch['bare']:.2f}",
                          f"{per_batch['ours'] - per_batch['bare']:+.2f}"])

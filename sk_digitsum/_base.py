@@ -98,6 +98,8 @@ class _DigitClassifierBase(NeuralNetClassifier):
     _network = None
     _criterion = None
     _parameter_constraints = PARAMETER_CONSTRAINTS
+    # Whether get_iterator may read a skorch dataset a whole batch at a time.
+    _reads_whole_batches = True
 
     def __init__(
         self,
@@ -412,7 +414,8 @@ class _DigitClassifierBase(NeuralNetClassifier):
             kwargs.setdefault("pin_memory", True)  # lets batches go to the GPU while it computes
         if isinstance(dataset, IterableDataset):
             kwargs.pop("shuffle", None)  # a stream shuffles itself; DataLoader refuses the option
-        elif _indexes_whole_batches(dataset) and not {"sampler", "batch_sampler", "collate_fn"} & kwargs.keys():
+        elif (self._reads_whole_batches and _indexes_whole_batches(dataset)
+              and not {"sampler", "batch_sampler", "collate_fn"} & kwargs.keys()):
             # The batches the DataLoader would draw, in the same order, each read with one index of the
             # arrays rather than an image at a time and a stack: a third of the time of a narrow step.
             order = (RandomSampler(dataset, generator=kwargs.get("generator")) if kwargs.pop("shuffle", training)

@@ -26,6 +26,8 @@ class _AcceleratedBase(AccelerateMixin, _DigitClassifierBase):
 
     # Parameters of the accelerated training only: the safe format keeps the rest.
     _not_saved = ("accelerator", "device", "unwrap_after_train", "callbacks__print_log__sink")
+    # accelerate rebuilds each DataLoader from its batch size, which a sampler of whole batches leaves None.
+    _reads_whole_batches = False
 
     def __init__(self, *args, callbacks__print_log__sink=print, **kwargs):
         # skorch's PrintLog ignores verbose for any sink but print (the mixin's

