@@ -115,7 +115,11 @@ def test_the_default_optimisation_is_adamw_at_3e_3_with_a_cosine_schedule_over_m
                                                                    defaults["eps"])
     expected = [3e-3 * (1 + math.cos(math.pi * epoch / 4)) / 2 for epoch in range(4)]
     np.testing.assert_allclose(rates.rates_, expected, rtol=1e-12)
-    assert (clf.batch_size, DigitHeadsClassifier().max_epochs, DigitHeadsClassifier().lr) == (64, 30, 3e-3)
+    sizes = [batch["train_batch_size"] for batch in clf.history_[0, "batches"] if "train_batch_size" in batch]
+    assert sizes == [64, len(y) - math.ceil(len(y) / 10) - 64]  # batch_size reaches the loader; a tenth held out
+    defaults = DigitHeadsClassifier().initialize()
+    ema = dict(defaults.callbacks_)["ema"]
+    assert (defaults.max_epochs, defaults.lr, defaults.batch_size, ema.beta, ema.warmup) == (30, 3e-3, 128, 0.99, True)
 
 
 def test_gradients_are_clipped_to_a_norm_of_5_before_each_step(data):
@@ -142,10 +146,10 @@ def test_gradients_are_clipped_to_a_norm_of_5_before_each_step(data):
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_prediction_is_deterministic_and_never_distorts_or_drops_out(estimator, data, held_out):
     X, y = data
-    clf = estimator(**NARROW).fit(X, y)
+    clf = estimator(**NARROW, train_split=None).fit(X, y)
+    assert clf.module_.training, "no validation: the last thing the network did was a training step"
     first = clf.predict_proba(held_out[0])
     torch.manual_seed(123)
-    clf.module_.train()  # even a network left in training mode predicts in eval mode
     np.testing.assert_array_equal(clf.predict_proba(held_out[0]), first)
     np.testing.assert_array_equal(clf.forward(held_out[0]).numpy(), clf.forward(held_out[0]).numpy())
     network = clf.module_.eval()
