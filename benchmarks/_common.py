@@ -2,7 +2,9 @@
 
 Training data comes only from the embedded 5,000-digit bank. Test images are
 composed from the official MNIST test digits (writers never in training),
-which live in ``../shared/data/mnist`` or wherever ``--mnist`` points.
+which ship with the package (``load_digit_bank(subset="test")``).
+:func:`tight_and_scanned` builds every tight and scanned set; :func:`record_header`
+opens every record under ``benchmarks/results/`` with what it ran on.
 """
 
 import json
@@ -16,11 +18,10 @@ import skorch
 import torch
 
 from sk_digitsum import SyntheticDigitsGenerator
-from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums
 from sk_digitsum.nn import DigitSumLayer
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 RESULTS = ROOT / "benchmarks" / "results"
 
 # The "scanned" test variant: the same test digits, shifted off their slots
@@ -82,8 +83,37 @@ def record_header(title, command, wall_seconds, env=None):
     ])
 
 
-def test_sets(mnist=DEFAULT_MNIST, n_samples=10_000):
+def tight_and_scanned(images, labels, n_tight, seed, n_scanned=None):
+    """Tight and scanned four-digit images of a digit bank: ``(X, sums, digits)`` each.
+
+    The tight images are the bank's digits side by side (``make_digit_sums``
+    with ``random_state=seed``); the scanned ones are rendered with the
+    :data:`SCANNED` distortions (``random_state=seed + 1``): the same digits
+    as the tight images where ``n_scanned`` is None, else ``n_scanned``
+    further images of the same draw.
+    """
+    n_total = n_tight + (n_scanned or 0)
+    X, sums, digits, indices = make_digit_sums(images, labels, n_total, random_state=seed, return_indices=True)
+    rows = slice(0, n_tight) if n_scanned is None else slice(n_tight, n_total)
+    scanner = SyntheticDigitsGenerator(**SCANNED, verbose=0).fit(images, labels)
+    return ((X[:n_tight], sums[:n_tight], digits[:n_tight]),
+            (scanner.render(indices[rows], random_state=seed + 1), sums[rows], digits[rows]))
+
+
+def test_sets(n_samples=10_000, digits="all", mnist=None):
     """Tight and scanned four-digit test sets of the MNIST test digits.
+
+    Parameters
+    ----------
+    digits : {"all", "odd"}, default="all"
+        "all": ``n_samples`` images of all 10,000 digits, tight and scanned
+        renderings of the same draw (the accuracy table's protocol); "odd":
+        ``n_samples`` tight and ``n_samples`` other scanned images of the
+        odd-indexed digits, the even-indexed ones being kept for validation
+        or unlabelled images (the protocol of the main job and of learning
+        from unlabelled images).
+    mnist : path or None, default=None
+        A folder of MNIST IDX files; None reads the copy in the package.
 
     Returns
     -------
@@ -91,9 +121,11 @@ def test_sets(mnist=DEFAULT_MNIST, n_samples=10_000):
         ``{"tight": (X, sums, digits), "scanned": (X, sums, digits)}``
     """
     images, labels = load_digit_bank(mnist, subset="test")
-    X, sums, digits, indices = make_digit_sums(images, labels, n_samples, random_state=1, return_indices=True)
-    scanner = SyntheticDigitsGenerator(**SCANNED).fit(images, labels)
-    return {"tight": (X, sums, digits), "scanned": (scanner.render(indices, random_state=2), sums, digits)}
+    if digits == "odd":
+        tight, scanned = tight_and_scanned(images[1::2], labels[1::2], n_samples, seed=20, n_scanned=n_samples)
+    else:
+        tight, scanned = tight_and_scanned(images, labels, n_samples, seed=1)
+    return {"tight": tight, "scanned": scanned}
 
 
 def training_set(n_samples=10_000, bank=None):
@@ -101,15 +133,6 @@ def training_set(n_samples=10_000, bank=None):
     images, labels = bank if bank is not None else load_digit_bank()
     X, sums, _ = make_digit_sums(images, labels, n_samples, random_state=0)
     return X, sums
-
-
-def validation_split():
-    """Train and validation banks of the embedded digits, for choosing defaults.
-
-    Every fifth digit is held out: model choices are made on images of
-    those, never on the MNIST test digits.
-    """
-    return split_digit_bank(*load_digit_bank())
 
 
 def sums_from_digit_proba(digit_proba):
@@ -128,10 +151,11 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
-def save_json(record, path):
+def save_record(record, path, wall_seconds):
+    """Write a JSON record under benchmarks/results/, opened by what it ran on and its wall time."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1))
+    path.write_text(json.dumps({"environment": environment(), "wall_seconds": wall_seconds, **record}, indent=1))
 
 
 def markdown_table(headers, rows):

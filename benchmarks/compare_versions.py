@@ -20,7 +20,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DEFAULT_MNIST, ROOT, machine, markdown_table  # noqa: E402
+from _common import ROOT, machine, markdown_table  # noqa: E402
+
+# A folder of IDX files, which every version reads (before 0.6, load_digit_bank had no packaged test set).
+PACKAGED_MNIST = ROOT / "sk_digitsum" / "data"
 
 # Runs in the child process, against the version on its PYTHONPATH.
 CHILD = """
@@ -30,7 +33,7 @@ sys.path.insert(0, {benchmarks!r})
 from _common import test_sets, training_set
 import sk_digitsum
 from sk_digitsum import DigitHeadsClassifier
-sets = test_sets({mnist!r})
+sets = test_sets(mnist={mnist!r})
 X, y = training_set()
 clf = DigitHeadsClassifier(random_state=0, verbose=0)
 start = time.perf_counter()
@@ -70,7 +73,7 @@ def run(revision, mnist, workdir):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("revisions", nargs="+", help="git revisions, or 'worktree'")
-    parser.add_argument("--mnist", default=DEFAULT_MNIST, help="folder of the MNIST test set (IDX)")
+    parser.add_argument("--mnist", default=PACKAGED_MNIST, help="folder of the MNIST test set (IDX)")
     args = parser.parse_args(argv)
     rows, records = [], []
     with tempfile.TemporaryDirectory() as workdir:

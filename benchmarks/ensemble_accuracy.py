@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    DEFAULT_MNIST, machine, markdown_table, sums_from_digit_proba, test_sets, timed, training_set,
+    machine, markdown_table, sums_from_digit_proba, test_sets, timed, training_set,
 )
 
 from sk_digitsum import DigitHeadsClassifier  # noqa: E402
@@ -29,10 +29,10 @@ def scores(digit_proba, sums, digits):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=int, default=2)
-    parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
+    parser.add_argument("--mnist", default=None, help="a folder of MNIST IDX files (default: the package's copy)")
     args = parser.parse_args(argv)
     X, y = training_set()
-    sets = test_sets(args.mnist)
+    sets = test_sets(mnist=args.mnist)
     probas = {name: [] for name in sets}
     rows, fit_total, predict_total = [], 0.0, 0.0
     for seed in range(args.models):

@@ -13,7 +13,9 @@ embedded bank alone: fold k is scored as above, the digits of fold k + 1
 compose 8,000 unlabelled images (half tight, half scanned) and the other
 three folds 4,000 sum-labelled ones, for 15 epochs (as the 20-minute row of
 ``benchmarks/unlabelled.py``); ``unlabelled_true_sums`` gives the unlabelled
-images their sums, the ceiling of the others.
+images their sums, the ceiling of the others. The levers in ``SINGLE_SPLIT``
+were measured on fold 0 alone (``--folds 0``), the held-out split of earlier
+versions' tuning.
 
 Runs go to parallel worker processes (one GPU shared, or CPU threads split)::
 
@@ -33,10 +35,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, SCANNED, markdown_table, sums_from_digit_proba  # noqa: E402
+from _common import RESULTS, markdown_table, sums_from_digit_proba, tight_and_scanned  # noqa: E402
+
+from sk_digitsum import SyntheticDigitsGenerator  # noqa: E402
 
 # Variants of the 0.2 defaults (DigitNet depth 6 in 3 stages, head dropout 0.3, no elastic
-# distortion), named as measured in the third and fourth sessions.
+# distortion), named after what they change.
 _VARIANTS_OF_0_2 = {
     "defaults_0.2": {},
     "defaults_0.1": {"depth": 4, "module__stages": 2, "module__dropout": 0.0},
@@ -46,10 +50,25 @@ _VARIANTS_OF_0_2 = {
     "no_dropout_60_epochs": {"module__dropout": 0.0, "max_epochs": 60},
     # Training distortions as wide as the scanned test set's (benchmarks/_common.py, SCANNED).
     "scanned_augment": {"augment": {"rotation": 18.0, "shift": (5.0, 3.0), "noise": 0.15}},
-    # Fourth session, on the CPU: levers against overfitting 4,000 digits.
+    # Levers against overfitting 4,000 digits.
     "batch_64": {"batch_size": 64},
     "weight_decay_0.05": {"optimizer__weight_decay": 0.05},
     "45_epochs": {"max_epochs": 45},
+}
+# Levers measured on fold 0 alone (``--folds 0``): the held-out split of earlier versions' tuning
+# (every fifth digit), with the defaults of the version that measured them.
+MILD = dict(rotation=10.0, scale=(0.9, 1.1), shift=(2.0, 1.5), stroke=0.4, noise=0.03, elastic=0.0)
+SINGLE_SPLIT = {
+    "mild_augment": {"augment": MILD},
+    "no_augment": {"augment": False},
+    "no_ema": {"ema_beta": None},
+    "width_48": {"module__width": 48},
+    "50_epochs": {"max_epochs": 50},
+    "lr_1e-3": {"lr": 1e-3},
+    "synthetic_15_epochs": {"synthetic": SyntheticDigitsGenerator(random_state=0), "max_epochs": 15},
+    "synthetic": {"synthetic": SyntheticDigitsGenerator(random_state=0)},
+    "width_48_50_epochs": {"module__width": 48, "max_epochs": 50},
+    "elastic_3": {"augment": {"elastic": 3.0}},
 }
 
 
@@ -62,6 +81,7 @@ VARIANTS = {
     "defaults": {},
     "elastic_1.5": {"augment": {"elastic": 1.5}},
     **{name: _without_elastic(params) for name, params in _VARIANTS_OF_0_2.items()},
+    **SINGLE_SPLIT,
 }
 SEMI_SUPERVISED = {
     "unlabelled": {},
@@ -77,25 +97,21 @@ SHIFTS = [(0, 1), (0, -1), (1, 0), (-1, 0)]
 
 
 def fold_data(fold, variant="defaults"):
-    from sk_digitsum import SyntheticDigitsGenerator
     from sk_digitsum.datasets import load_digit_bank, make_digit_sums
 
     images, labels = load_digit_bank()
     folds = np.arange(len(labels)) % N_FOLDS
     held = folds == fold
-    X_test, _, digits, indices = make_digit_sums(images[held], labels[held], 4_000, random_state=1,
-                                                 return_indices=True)
-    X_scanned = SyntheticDigitsGenerator(**SCANNED).fit(images[held], labels[held]).render(indices, random_state=2)
+    (X_test, _, digits), (X_scanned, _, _) = tight_and_scanned(images[held], labels[held], 4_000, seed=1)
     if variant not in SEMI_SUPERVISED:
         X, y, _ = make_digit_sums(images[~held], labels[~held], 10_000, random_state=0)
         return X, y, X_test, X_scanned, digits
-    from unlabelled import four_digit_sets
-
     unlabelled_fold = folds == (fold + 1) % N_FOLDS
     labelled = ~held & ~unlabelled_fold
     X, y, _ = make_digit_sums(images[labelled], labels[labelled], N_SEMI_LABELLED, random_state=0)
     half = N_SEMI_UNLABELLED // 2
-    tight, scanned = four_digit_sets(images[unlabelled_fold], labels[unlabelled_fold], half, half, seed=10)
+    tight, scanned = tight_and_scanned(images[unlabelled_fold], labels[unlabelled_fold], half, seed=10,
+                                       n_scanned=half)
     X_u, sums_u = np.concatenate([tight[0], scanned[0]]), np.concatenate([tight[1], scanned[1]])
     y_u = sums_u if variant == "unlabelled_true_sums" else np.full(len(X_u), -1)
     return np.concatenate([X, X_u]), np.concatenate([y, y_u]), X_test, X_scanned, digits

@@ -21,7 +21,6 @@ the figure::
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DEFAULT_MNIST, RESULTS, ROOT, SCANNED, machine, markdown_table, save_json, timed,  # noqa: E402
+from _common import (RESULTS, ROOT, machine, markdown_table, save_record, tight_and_scanned, timed,  # noqa: E402
                      write_docs_section)
 
 from sk_digitsum import DigitHeadsClassifier, SyntheticDigitsGenerator  # noqa: E402
@@ -39,21 +38,14 @@ RECORDS = RESULTS / "unlabelled"
 CURVE = (0, 2_000, 5_000, 20_000)
 
 
-def four_digit_sets(images, labels, n_tight, n_scanned, seed):
-    """Tight and scanned images of a digit bank: (X, sums, digits) each."""
-    X, sums, digits, indices = make_digit_sums(images, labels, n_tight + n_scanned, random_state=seed,
-                                               return_indices=True)
-    scanner = SyntheticDigitsGenerator(**SCANNED, verbose=0).fit(images, labels)
-    scanned = scanner.render(indices[n_tight:], random_state=seed + 1)
-    return (X[:n_tight], sums[:n_tight], digits[:n_tight]), (scanned, sums[n_tight:], digits[n_tight:])
-
-
 def data(args):
     test_images, test_labels = load_digit_bank(args.mnist, subset="test")
     n = lambda count: max(1, int(count * args.scale))  # noqa: E731
     even, odd = np.arange(0, len(test_labels), 2), np.arange(1, len(test_labels), 2)
-    tight_u, scanned_u = four_digit_sets(test_images[even], test_labels[even], n(10_000), n(10_000), seed=10)
-    tight_t, scanned_t = four_digit_sets(test_images[odd], test_labels[odd], n(10_000), n(10_000), seed=20)
+    tight_u, scanned_u = tight_and_scanned(test_images[even], test_labels[even], n(10_000), seed=10,
+                                           n_scanned=n(10_000))
+    tight_t, scanned_t = tight_and_scanned(test_images[odd], test_labels[odd], n(10_000), seed=20,
+                                           n_scanned=n(10_000))
     labelled = make_digit_sums(*load_digit_bank(), n(args.n_labelled), random_state=0)
     unlabelled = tuple(np.concatenate(parts) for parts in zip(tight_u, scanned_u))
     return labelled, unlabelled, {"tight": tight_t, "scanned": scanned_t}
@@ -110,21 +102,13 @@ def rows(args, labelled, unlabelled, tests):
     return table
 
 
-def commit():
-    """The checked-out commit of the package, so a record names the code it measured."""
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def run_row(name, args, labelled, unlabelled, tests):
+    started = time.perf_counter()
     description, X, y, estimator = rows(args, labelled, unlabelled, tests)[name]()
     print(f"== {name}: {description}, {len(X):,} images on {machine()}", flush=True)
     _, fit_seconds = timed(estimator.fit, X, y)
     model = getattr(estimator, "estimator_", estimator)
-    record = {"row": name, "description": description, "device": machine(), "commit": commit(),
+    record = {"row": name, "description": description, "device": machine(),
               "fit_seconds": fit_seconds, "epochs": len(model.history_), "n_images": len(X),
               "n_labelled": int(np.sum(np.asarray(y) >= 0))}
     for variant, (X_test, sums, digits) in tests.items():
@@ -132,7 +116,7 @@ def run_row(name, args, labelled, unlabelled, tests):
         record[f"{variant}_acc"] = float(np.mean(predicted == sums))
         record[f"{variant}_digit_acc"] = float(np.mean(model.predict_digits(X_test) == digits))
         record[f"{variant}_predict_seconds"] = seconds
-    save_json(record, Path(args.results) / f"{name}.json")
+    save_record(record, Path(args.results) / f"{name}.json", time.perf_counter() - started)
     print(json.dumps(record), flush=True)
 
 
@@ -146,18 +130,13 @@ NOTES = (
     "kind of label, sums here, so the ceiling is the same images labelled like the labelled ones. "
     "`SelfTrainingClassifier` fits on the labelled images, labels the unlabelled ones it reads with a sum "
     "probability above 0.95, and fits again on both. Rows ran the default 30 epochs except where the table "
-    "says 15: 15 epochs keep a fit on 30,000 images within 20 minutes here. "
-    "The default split validates on 10% of the labelled images and trains on every unlabelled one; each "
-    "record names the commit it measured. The former split held out 10% of all images, unlabelled ones "
-    "too; under it the method read 97.58% / 96.77% of tight / scanned sums (97.86% / 96.49% with "
-    "`--seed 1`), 97.38% / 97.40% at the default epochs, 1,000 labelled sums 97.32% / 96.21%, "
-    "synthetic digits 97.15% / 97.43%, and in 15 epochs the last two 95.41% / 94.05% and 97.57% / 97.29%. "
-    "One seed per row, so a few tenths of a point are within the noise of a run (more with 1,000 labels): "
-    "the method with `--seed 1` read 97.58% / 96.97% in 1136 s (`benchmarks/results/unlabelled/seed_1/`), "
-    "and labelled sums only 97.26% / 95.03% at 15 epochs, 97.02% / 95.95% at 30. The ceiling at the default "
-    "epochs read 98.06% / 97.41% (per digit 99.52% / 99.35%) in 1648 s "
-    "(`benchmarks/results/unlabelled/default_epochs/`). 2 CPU cores in float32 "
-    "(no bfloat16 on this CPU), each row alone on the machine."
+    "says 15: 15 epochs keep a fit on 30,000 images within 20 minutes on 2 CPU cores in float32. The "
+    "default split validates on 10% of the labelled images and trains on every unlabelled one. One seed per "
+    "row, so a few tenths of a point are within the noise of a run (more with 1,000 labels): the method "
+    "with `--seed 1` read 97.58% / 96.97% of tight / scanned sums in 1136 s "
+    "(`benchmarks/results/unlabelled/seed_1/`). The ceiling at the default epochs read 98.06% / 97.41% "
+    "(per digit 99.52% / 99.35%) in 1648 s (`benchmarks/results/unlabelled/default_epochs/`). Each row "
+    "ran alone on 2 cores of a CPU without native bfloat16 (float32); the records name their commit."
 )
 
 
@@ -207,7 +186,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "report"])
     parser.add_argument("rows", nargs="*")
-    parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
+    parser.add_argument("--mnist", default=None, help="a folder of MNIST IDX files (default: the package's copy)")
     parser.add_argument("--n-labelled", type=int, default=10_000)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of every set, to check the script")
     parser.add_argument("--epochs", type=int, default=None)

@@ -1,6 +1,7 @@
 """Sphinx configuration: ``sphinx-build -W -b html docs docs/_build/html``."""
 
 import os
+import re
 from pathlib import Path
 
 import sk_digitsum
@@ -43,13 +44,19 @@ html_static_path = ["_static"]
 # Code of 100 columns fits without a scroll bar.
 html_theme_options = {"page_width": "1240px", "body_max_width": "none"}
 
-# The examples train networks for minutes: the gallery shows their code and the figures they
-# saved (docs/_static/examples/), and the tests run them (tests/test_examples.py).
+# The quick examples run when the site is built, and their pages show what they print and draw. The
+# slow ones (minutes of training) show the output and figures of a full run, stored under
+# _static/examples/ by tools/gallery_outputs.py and included by their docstrings; the tests run
+# every example in a fast mode (tests/test_examples.py).
+STORED_OUTPUT = "literalinclude:: /_static/examples/"
+QUICK_EXAMPLES = sorted(path.name for path in (DOCS.parent / "examples").glob("*.py")
+                        if STORED_OUTPUT not in path.read_text(encoding="utf-8"))
 sphinx_gallery_conf = {
     "examples_dirs": str(DOCS.parent / "examples"),
     "gallery_dirs": str(DOCS / "auto_examples"),
-    "filename_pattern": r"^$",
-    "plot_gallery": "False",
+    "filename_pattern": "/(" + "|".join(re.escape(name) for name in QUICK_EXAMPLES) + ")$",
+    "plot_gallery": "True",
+    "remove_config_comments": True,
     "download_all_examples": False,
     "within_subsection_order": "FileNameSortKey",
     "write_computation_times": False,

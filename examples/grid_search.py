@@ -2,21 +2,39 @@
 GridSearchCV over the EMA factor and the backbone depth
 =======================================================
 
-The results come as a table. Two-digit images keep the search quick; every parameter of the estimators,
-skorch's double-underscore ones included, can be searched the same way.
+Every parameter of the estimators, skorch's double-underscore ones included,
+can be searched. Two-digit images keep the search quick; the results come as
+a table and a figure, saved as grid_search.png.
+
+.. rubric:: Output
+
+Stored from a full run (``python tools/gallery_outputs.py grid_search``):
+
+.. literalinclude:: /_static/examples/grid_search.txt
+   :language: none
+
+.. image:: /_static/examples/grid_search.png
+   :alt: mean cross-validated sum accuracy for each EMA factor and depth
 """
+
+# sphinx_gallery_thumbnail_path = '_static/examples/grid_search.png'
 
 import os
 
-import numpy as np
-from sklearn.model_selection import GridSearchCV
+import matplotlib
 
-from sk_digitsum import DigitHeadsClassifier
-from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+
+from sk_digitsum import DigitHeadsClassifier  # noqa: E402
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums  # noqa: E402
 
 FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 
-X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=120 if FAST else 3000, n_digits=2, random_state=0)
+X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=120 if FAST else 3000, n_digits=2,
+                          random_state=0)
 search = GridSearchCV(
     DigitHeadsClassifier(n_digits=2, max_epochs=1 if FAST else 6, random_state=0, verbose=0),
     {"ema_beta": [0.9, 0.99], "depth": [3, 6]},
@@ -28,6 +46,16 @@ results = search.cv_results_
 print(f"{'ema_beta':>8} {'depth':>5} {'mean acc':>9} {'std':>6} {'rank':>4}")
 for order in np.argsort(results["rank_test_score"]):
     params = results["params"][order]
-    print(f"{params['ema_beta']:>8} {params['depth']:>5} {results['mean_test_score'][order]:>9.3f} "
-          f"{results['std_test_score'][order]:>6.3f} {results['rank_test_score'][order]:>4}")
+    mean, std = results["mean_test_score"][order], results["std_test_score"][order]
+    print(f"{params['ema_beta']:>8} {params['depth']:>5} {mean:>9.3f} {std:>6.3f} "
+          f"{results['rank_test_score'][order]:>4}")
 print("best:", search.best_params_)
+
+fig, ax = plt.subplots(figsize=(5, 3))
+labels = [f"beta {p['ema_beta']}, depth {p['depth']}" for p in results["params"]]
+ax.barh(labels, results["mean_test_score"], xerr=results["std_test_score"], color="tab:blue")
+ax.set_xlim(max(0.0, results["mean_test_score"].min() - 0.1), 1.0)
+ax.set_xlabel("mean sum accuracy (2 folds)")
+fig.tight_layout()
+fig.savefig("grid_search.png", dpi=90)
+print("wrote grid_search.png")

@@ -53,6 +53,12 @@ def _number(kind, *, zero=False):
 def _device(text):
     if not _DEVICE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"unknown device {text!r}: use cpu, cuda, cuda:N or auto")
+    if text.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text}: no CUDA GPU is available here; use --device cpu, or "
+                                             "--device auto to take a GPU only where there is one")
     return text
 
 
@@ -117,18 +123,24 @@ def _images(path):
 
 # -------------------------------------------------------------------------------------- commands
 def _default_sets(args):
-    """Training, validation and test images from the embedded bank, each from its own digits."""
-    from .datasets import load_digit_bank, make_digit_sums, split_digit_bank
+    """The main job's images: training from the embedded digits, validation and test from MNIST's test set.
 
-    train_bank, test_bank = split_digit_bank(*load_digit_bank())
-    train_bank, valid_bank = split_digit_bank(*train_bank, every=10)
+    The test set's writers wrote none of the training digits; its even-indexed digits make the
+    validation images and its odd-indexed ones the test images, so that no digit is in two sets.
+    """
+    from .datasets import load_digit_bank, make_digit_sums
+
+    train_bank = load_digit_bank()
+    test_images, test_labels = load_digit_bank(subset="test")
+    valid_bank, test_bank = (test_images[::2], test_labels[::2]), (test_images[1::2], test_labels[1::2])
     seed = args.random_state
     sets = [make_digit_sums(*bank, n, n_digits=args.n_digits or 4, random_state=seed + i)[:2]
             for i, (bank, n) in enumerate([(train_bank, args.n_samples), (valid_bank, args.n_valid),
                                            (test_bank, args.n_test)])]
-    print(f"Training on {args.n_samples} sum-labelled images of {len(train_bank[0])} embedded MNIST digits; "
-          f"validating each epoch on {args.n_valid} images of {len(valid_bank[0])} other digits; testing on "
-          f"{args.n_test} images of the {len(test_bank[0])} digits held out of both.")
+    print(f"Training on {args.n_samples:,} sum-labelled images of the {len(train_bank[0]):,} embedded MNIST digits; "
+          f"validating each epoch on {args.n_valid:,} images of {len(valid_bank[0]):,} MNIST test digits, and "
+          f"testing on {args.n_test:,} images of the other {len(test_bank[0]):,}: writers none of the training "
+          "digits came from.")
     return train_bank, sets
 
 
@@ -183,10 +195,27 @@ def _train(args):
     if test is not None:
         start = time.perf_counter()
         accuracy = clf.score(*test)
-        print(f"Sum accuracy on {len(test[0])} images of held-out digits: {accuracy:.4f} "
+        print(f"Sum accuracy on {len(test[0]):,} images of new writers' digits: {accuracy:.2%} "
               f"(predicted in {time.perf_counter() - start:.2f} s).")
     _save(clf, args.out)
     print(f"Saved the model to {args.out}.")
+
+
+def _read_by(model, args, method, *data):
+    """``model.method(*data)``, with images of another size than the model reads answered as a user error."""
+    from ._validation import ImageSizeError
+
+    try:
+        return getattr(model, method)(*data)
+    except ImageSizeError as error:
+        (height, width), (model_height, model_width) = error.shape, error.expected
+        found = f"{args.data} holds {height}x{width} images and {args.model} reads {model_height}x{model_width}"
+        if error.digits:
+            raise UsageError(f"{found}: they hold {error.digits[0]} digits where the model reads "
+                             f"{error.digits[1]}; train a model for them ('{_prog()} train --data FILE.npz', "
+                             f"which takes --n-digits {error.digits[0]} from their width)") from None
+        raise UsageError(f"{found}: resize them to {model_height}x{model_width} pixels (height x width) "
+                         "first") from None
 
 
 def _evaluate(args):
@@ -194,13 +223,13 @@ def _evaluate(args):
     X, y, _ = _images(args.data)
     if y is None:
         raise UsageError(f"{args.data} has no labels to evaluate against: give an .npz file with X and y")
-    print(f"Sum accuracy on {len(X)} images: {clf.score(X, y):.4f}")
+    print(f"Sum accuracy on {len(X)} images: {_read_by(clf, args, 'score', X, y):.4f}")
 
 
 def _predict(args):
     clf = _load(args.model)
     X, _, names = _images(args.data)
-    sums = clf.predict(X)
+    sums = _read_by(clf, args, "predict", X)
     names = names or [str(i) for i in range(len(X))]
     lines = ["image,sum"] + [f"{name},{value}" for name, value in zip(names, sums)]
     if args.out:
@@ -227,9 +256,11 @@ def build_parser():
 
     train = commands.add_parser(
         "train", help="train a model and save it",
-        description="Train a model and save it. Without --data: the default DigitHeadsClassifier on 10,000 "
-                    "sum-labelled images composed from the embedded MNIST digits, validated each epoch on "
-                    "images of other digits and scored at the end on images of digits held out of both.")
+        description="Train a model and save it. Without --data, the main job: the default DigitHeadsClassifier "
+                    "on 10,000 sum-labelled images composed from the 5,000 embedded MNIST digits, validated "
+                    "each epoch on 1,000 images of the even-indexed digits of MNIST's test set (writers none "
+                    "of the training digits came from) and scored at the end on 10,000 images of its "
+                    "odd-indexed digits.")
     train.add_argument("--data", help=".npz file with X (n, H, W) images and y sums or digits")
     train.add_argument("--estimator", choices=["heads", "sum"], default="heads",
                        help="heads: DigitHeadsClassifier (default); sum: DigitSumClassifier")
@@ -247,7 +278,8 @@ def build_parser():
                        help="training images to compose (default 10000)")
     train.add_argument("--n-valid", type=_number(int), default=1_000,
                        help="validation images to compose (default 1000)")
-    train.add_argument("--n-test", type=_number(int), default=2_000, help="test images to compose (default 2000)")
+    train.add_argument("--n-test", type=_number(int), default=10_000,
+                       help="test images to compose (default 10000)")
     train.add_argument("--device", type=_device, default="auto", help="cpu, cuda, cuda:N or auto (default)")
     train.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     train.add_argument("--verbose", type=int, default=1, help="1: a line per epoch (default); 0: quiet")

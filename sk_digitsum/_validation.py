@@ -51,6 +51,35 @@ def check_device(device):
     return device
 
 
+class ImageSizeError(ValueError):
+    """Images of another size than the model reads; the message names the fix.
+
+    Parameters
+    ----------
+    shape, expected : tuple of int
+        (H, W) of the images given, and of the images the model reads.
+
+    Attributes
+    ----------
+    digits : tuple of int or None
+        How many 28-pixel digits wide the images given and the model's are,
+        where both are of one digit's height and of whole digits' width;
+        None where the images differ in some other way.
+    """
+
+    def __init__(self, shape, expected):
+        self.shape, self.expected = tuple(shape), tuple(expected)
+        whole_digits = all(height == DIGIT_SIZE and width % DIGIT_SIZE == 0 for height, width in (shape, expected))
+        self.digits = (shape[1] // DIGIT_SIZE, expected[1] // DIGIT_SIZE) if whole_digits else None
+        if self.digits:
+            fix = (f"they hold {self.digits[0]} digits and the model reads {self.digits[1]}: fit a model with "
+                   f"n_digits={self.digits[0]} for them")
+        else:
+            fix = f"resize them to {expected[0]}x{expected[1]} first"
+        super().__init__(f"Images are {shape[0]}x{shape[1]} pixels but the model was fitted on "
+                         f"{expected[0]}x{expected[1]} images; {fix}.")
+
+
 def check_images(X, *, expected_shape=None, row_shape=None):
     """Validate a stack of grey images; return it as (n, 1, H, W) without copying uint8 data.
 
@@ -118,10 +147,7 @@ def check_images(X, *, expected_shape=None, row_shape=None):
             f"Images of {height}x{width} pixels are smaller than one {DIGIT_SIZE}x{DIGIT_SIZE} digit."
         )
     if expected_shape is not None and (height, width) != tuple(expected_shape):
-        raise ValueError(
-            f"Images are {height}x{width} pixels but the model was fitted on "
-            f"{expected_shape[0]}x{expected_shape[1]} images; resize them first."
-        )
+        raise ImageSizeError((height, width), tuple(expected_shape))
     if X.dtype == np.uint8:
         return X
     if np.issubdtype(X.dtype, np.integer):

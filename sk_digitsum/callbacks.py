@@ -6,6 +6,7 @@ Also the scorer of the estimators' ``valid_acc``.
 import copy
 import os
 import sys
+import time
 
 import numpy as np
 import torch
@@ -196,11 +197,15 @@ def colours_wanted(sink=print):
 
 
 class PrintLog(_SkorchPrintLog):
-    """skorch's :class:`~skorch.callbacks.PrintLog`, colouring best values only on a terminal.
+    """skorch's :class:`~skorch.callbacks.PrintLog`, with the fit's progress, colouring best values only on a terminal.
 
-    skorch colours the best value of each column with ANSI codes wherever the
-    table goes. This one colours only when :func:`colours_wanted` says the sink
-    is a terminal and ``NO_COLOR`` is not set; the table is otherwise the same.
+    The epoch column reads ``k/N``, where the fit ends at epoch ``N``, and a
+    ``left`` column estimates the time to that end from the fit's pace so
+    far (``EarlyStopping`` may end it sooner). skorch colours the best value
+    of each column with ANSI codes wherever the table goes; this one colours
+    only when :func:`colours_wanted` says the sink is a terminal and
+    ``NO_COLOR`` is not set, so piped logs hold no control codes. The table
+    is otherwise skorch's.
 
     Examples
     --------
@@ -209,7 +214,28 @@ class PrintLog(_SkorchPrintLog):
     >>> clf = DigitHeadsClassifier(callbacks__print_log=PrintLog(floatfmt=".3f"))
     """
 
+    def on_train_begin(self, net, **kwargs):
+        self.first_epoch_ = len(net.history)  # epochs of earlier fits (partial_fit, warm_start)
+        self.last_epoch_ = self.first_epoch_ + net.max_epochs
+        self.started_ = time.monotonic()
+
+    def table(self, row):
+        epoch = row["epoch"]
+        seconds_left = (time.monotonic() - self.started_) / (epoch - self.first_epoch_) * (self.last_epoch_ - epoch)
+        # skorch puts event_* columns just before dur and shows them without the prefix.
+        return super().table({**row, "epoch": f"{epoch}/{self.last_epoch_}", "event_left": _duration(seconds_left)})
+
     def format_row(self, row, key, color):
         if not colours_wanted(self.sink):
             row = {**row, key + "_best": False}
         return super().format_row(row, key, color)
+
+
+def _duration(seconds):
+    """A duration as a person reads it: 45s, 3m05s, 1h02m."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

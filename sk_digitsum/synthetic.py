@@ -213,11 +213,12 @@ class SyntheticDigitsGenerator(BaseEstimator):
             images[start:start + len(chunk)] = chunk.mul_(255).round_().to(torch.uint8).numpy()
             return len(chunk)
 
-        show_progress = bool(self.verbose) and len(indices) >= _PROGRESS_FROM
+        # None lets tqdm draw the bar on a terminal only: its carriage returns stay out of piped logs.
+        hide_bar = None if self.verbose and len(indices) >= _PROGRESS_FROM else True
         # Random draws run on one core; chunks on several threads keep every core busy
         # (torch releases the GIL), a third faster on 2 cores than one chunk at a time.
         with ThreadPoolExecutor(max_workers=torch.get_num_threads()) as pool, \
-                tqdm(total=len(indices), desc="synthetic images", unit="img", disable=not show_progress) as bar:
+                tqdm(total=len(indices), desc="synthetic images", unit="img", disable=hide_bar) as bar:
             for n_rendered in pool.map(render_chunk, range(0, len(indices), _CHUNK)):
                 bar.update(n_rendered)
         return images

@@ -200,3 +200,20 @@ def test_print_log_passes_skorch_table_options_through():
     assert "dur" not in table and "-----" not in table  # no timing column; 'plain' draws no rules
     loss = net.history[-1, "train_loss"]
     assert f"{loss:.2f}" in table and f"{loss:.4f}" not in table
+
+
+def test_print_log_shows_each_epoch_of_the_fit_s_end_and_the_time_left(monkeypatch):
+    import re
+
+    from sk_digitsum.callbacks import PrintLog
+
+    X, y = _regression_data()
+    clock = iter(range(0, 1000, 10))  # ten seconds an epoch
+    monkeypatch.setattr("sk_digitsum.callbacks.time.monotonic", lambda: next(clock))
+    lines = []
+    net = _net([], max_epochs=3, callbacks__print_log=PrintLog(sink=lines.append)).fit(X, y)
+    net.set_params(max_epochs=2).partial_fit(X, y)  # continues the count: epochs 4 and 5 of 5
+    rows = [line.split() for line in "\n".join(lines).splitlines() if re.match(r"^ +\d/\d ", line)]
+    header = "\n".join(lines).splitlines()[0].split()
+    assert [row[0] for row in rows] == ["1/3", "2/3", "3/3", "4/5", "5/5"]
+    assert [row[header.index("left")] for row in rows] == ["20s", "10s", "0s", "10s", "0s"]

@@ -32,25 +32,35 @@ def test_train_evaluate_predict_roundtrip_in_the_format_the_extension_names(tmp_
 
 
 @pytest.mark.slow
-def test_default_train_job_saves_the_safe_format_and_reports_held_out_accuracy(tmp_path, monkeypatch, capsys):
+def test_the_main_job_shows_its_progress_saves_the_safe_format_and_reports_accuracy(tmp_path, monkeypatch, capsys):
+    import re
+
     monkeypatch.chdir(tmp_path)
     main(["train", "--n-samples", "64", "--n-valid", "16", "--n-test", "32", "--max-epochs", "2"])
     out = capsys.readouterr().out
     clf = load_model(tmp_path / "model.pt")
-    assert "Sum accuracy on 32 images of held-out digits" in out
+    accuracy = re.search(r"Sum accuracy on 32 images of new writers' digits: (\d+\.\d\d)%", out)
+    assert accuracy and 0 <= float(accuracy.group(1)) <= 100
     assert len(clf.history_) == 2 and "valid_acc" in clf.history_[-1]
+    rows = [line.split() for line in out.splitlines() if re.match(r"^ +\d/2 ", line)]
+    assert [row[0] for row in rows] == ["1/2", "2/2"]  # epoch k of N ...
+    header = next(line.split() for line in out.splitlines() if line.split()[:1] == ["epoch"])
+    assert re.fullmatch(r"\d+s", rows[0][header.index("left")]) and rows[1][header.index("left")] == "0s"  # time left
+    assert "\x1b" not in out, "a captured (piped) log holds no control codes"
 
 
-def test_default_job_validates_and_tests_on_digits_it_does_not_train_on():
+def test_the_main_job_validates_and_tests_on_new_writers_even_and_odd_digits():
+    from sk_digitsum.datasets import load_digit_bank
+
     class Args:
         n_samples, n_valid, n_test, n_digits, random_state = 50, 20, 20, None, 0
 
     train_bank, ((X, _), (X_valid, _), (X_test, _)) = _default_sets(Args)
-    slots = lambda images: {digit.tobytes() for image in images for digit in np.split(image, 4, axis=1)}
-    trained_on = {digit.tobytes() for digit in train_bank[0]}
-    assert slots(X) <= trained_on
-    assert not slots(X_valid) & trained_on and not slots(X_test) & trained_on
-    assert not slots(X_valid) & slots(X_test)
+    slots = lambda images: {digit.tobytes() for image in images for digit in np.split(image, 4, axis=1)}  # noqa: E731
+    test_digits = load_digit_bank(subset="test")[0]
+    assert slots(X) <= {digit.tobytes() for digit in load_digit_bank()[0]} == {d.tobytes() for d in train_bank[0]}
+    assert slots(X_valid) <= {digit.tobytes() for digit in test_digits[::2]}
+    assert slots(X_test) <= {digit.tobytes() for digit in test_digits[1::2]}
 
 
 def test_help_describes_commands(capsys):
@@ -101,6 +111,10 @@ def files(tmp_path_factory, fitted_heads, small_data):
     (folder / "cut.pt").write_bytes(safe[: len(safe) // 2])
     np.savez(folder / "unlabelled.npz", X=small_data[0][:4])
     np.savez(folder / "labelled.npz", X=small_data[0][:4], y=small_data[1][:4])
+    (folder / "three_digits").mkdir()
+    for index, image in enumerate(small_data[0][:3, :, :84]):  # uniform 28x84 images: three digits each
+        Image.fromarray(image).save(folder / "three_digits" / f"{index}.png")
+    np.savez(folder / "tall.npz", X=np.zeros((2, 30, 112), np.uint8), y=[0, 0])
     return folder
 
 
@@ -126,6 +140,12 @@ DAMAGED = "not an sk_digitsum model file, or it is damaged"
     (["train", "--backbone", "resnet", "--depth", "7"], "Backbone 'resnet' has no depth 7"),
     (["train", "--data", "{d}/unlabelled.npz"], "has no labels: training needs an .npz file with X and y"),
     (["fly"], "invalid choice: 'fly'"),
+    (["predict", "--model", "{d}/good.pt", "--data", "{d}/three_digits"],
+     "{d}/three_digits holds 28x84 images and {d}/good.pt reads 28x112: they hold 3 digits where the model reads 4; "
+     "train a model for them"),
+    (["predict", "--model", "{d}/good.joblib", "--data", "{d}/tall.npz"],
+     "{d}/tall.npz holds 30x112 images and {d}/good.joblib reads 28x112: resize them to 28x112 pixels"),
+    (["evaluate", "--model", "{d}/good.pt", "--data", "{d}/tall.npz"], "resize them to 28x112 pixels"),
 ])
 def test_each_user_error_is_one_line_with_exit_status_2(files, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:
@@ -137,10 +157,12 @@ def test_each_user_error_is_one_line_with_exit_status_2(files, capsys, args, mes
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the error is for machines without a GPU")
-def test_asking_for_a_gpu_where_there_is_none_is_a_user_error(capsys):
+def test_asking_for_a_gpu_where_there_is_none_is_a_user_error_in_the_cli_s_own_words(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--device", "cuda"])
-    assert exit_info.value.code == 2 and "no CUDA GPU is available" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert "no CUDA GPU is available here; use --device cpu, or --device auto" in err and "device=" not in err
 
 
 @pytest.mark.parametrize("name", ["good.pt", "good.joblib"])

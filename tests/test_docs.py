@@ -81,6 +81,46 @@ def test_internal_links_and_images_resolve(site):
     assert not broken, "\n".join(broken)
 
 
+def _pixels(path):
+    from PIL import Image
+
+    return list(Image.open(path).convert("RGB").getdata())
+
+
+def test_every_example_has_a_thumbnail_of_its_own(site, tmp_path):
+    """No example shows sphinx-gallery's placeholder, and no two share a thumbnail."""
+    import sphinx_gallery
+    from sphinx_gallery.utils import scale_image
+
+    placeholder = tmp_path / "placeholder.png"  # what sphinx-gallery shows for an example without a figure
+    scale_image(str(Path(sphinx_gallery.__file__).parent / "_static" / "no_image.png"), str(placeholder), 400, 280)
+    thumbnails = {}
+    for example in sorted((DOCS.parent / "examples").glob("*.py")):
+        thumbnail = site / "_images" / f"sphx_glr_{example.stem}_thumb.png"
+        assert thumbnail.is_file(), example.name
+        thumbnails[example.stem] = _pixels(thumbnail)
+        assert thumbnails[example.stem] != _pixels(placeholder), f"{example.name} shows the placeholder"
+    assert len({tuple(pixels) for pixels in thumbnails.values()}) == len(thumbnails)
+
+
+def test_every_example_page_shows_output(site):
+    for example in sorted((DOCS.parent / "examples").glob("*.py")):
+        page = (site / "auto_examples" / f"{example.stem}.html").read_text(encoding="utf-8")
+        if "literalinclude:: /_static/examples/" in example.read_text(encoding="utf-8"):  # a slow one: stored
+            stored = (DOCS / "_static" / "examples" / f"{example.stem}.txt").read_text(encoding="utf-8")
+            assert stored.splitlines()[-1].strip() in page, example.name
+        else:  # a quick one: run as the site was built
+            assert "sphx-glr-script-out" in page and "sphx-glr-single-img" in page, example.name
+        assert "sphinx_gallery_thumbnail_path" not in page, f"{example.name} shows a gallery setting"
+
+
+def test_example_lines_fit_the_gallery_s_code_box():
+    """The site's pages hold 100 columns of code (html_theme_options in docs/conf.py)."""
+    long = [f"{example.name}:{number}" for example in sorted((DOCS.parent / "examples").glob("*.py"))
+            for number, line in enumerate(example.read_text(encoding="utf-8").splitlines(), 1) if len(line) > 100]
+    assert not long, long
+
+
 def test_cli_reference_is_each_command_help(site):
     page = (site / "cli.html").read_text(encoding="utf-8")
     parser = build_parser()

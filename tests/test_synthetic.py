@@ -100,11 +100,16 @@ def test_get_set_params_roundtrip():
     assert clone(gen.set_params(noise=0.0)).get_params()["noise"] == 0.0
 
 
-def test_large_samples_show_progress_unless_silenced(bank, capsys, monkeypatch):
+def test_large_samples_show_progress_on_a_terminal_unless_silenced(bank, capsys, monkeypatch):
+    import sys
+
     from sk_digitsum import synthetic
 
     monkeypatch.setattr(synthetic, "_PROGRESS_FROM", 300)  # 20,000 images would take seconds
     generator = SyntheticDigitsGenerator(random_state=0).fit(*bank)
+    generator.sample(300)
+    assert capsys.readouterr().err == "", "a piped log gets no progress bar (carriage returns)"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     generator.sample(299)
     assert capsys.readouterr().err == ""
     generator.sample(300)
