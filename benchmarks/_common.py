@@ -151,6 +151,14 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
+def write_record(path, title, command, wall_seconds, body):
+    """Print a Markdown record, opened by :func:`record_header`, and write it to ``path`` (None: print only)."""
+    text = record_header(title, command, wall_seconds) + "\n" + body.strip() + "\n"
+    print(text)
+    if path is not None:
+        Path(path).write_text(text)
+
+
 def save_record(record, path, wall_seconds):
     """Write a JSON record under benchmarks/results/, opened by what it ran on and its wall time."""
     path = Path(path)

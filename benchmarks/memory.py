@@ -11,10 +11,11 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table  # noqa: E402
+from _common import RESULTS, markdown_table, write_record  # noqa: E402
 
 CASE = """
 import json, resource, sys, time
@@ -34,16 +35,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-samples", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--record", default=RESULTS / "memory.md", help="where to write the record")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     code = CASE.format(n=args.n_samples, epochs=args.epochs)
     result = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                                        text=True).stdout.strip().splitlines()[-1])
-    print(markdown_table(
+    table = markdown_table(
         ["images", "uint8 set (MB)", "RSS before fit (MB)", "peak RSS (MB)", "float32 copy would add (MB)",
-         "epochs", "fit (s)", "machine"],
+         "epochs", "fit (s)"],
         [[f"{args.n_samples:,}", f"{result['data_mb']:.0f}", f"{result['before_fit_mb']:.0f}",
-          f"{result['peak_mb']:.0f}", f"{4 * result['data_mb']:.0f}", args.epochs, f"{result['fit_seconds']:.0f}",
-          machine()]]))
+          f"{result['peak_mb']:.0f}", f"{4 * result['data_mb']:.0f}", args.epochs, f"{result['fit_seconds']:.0f}"]])
+    write_record(args.record, "Peak memory of fit on 100,000 images", "python benchmarks/memory.py",
+                 time.perf_counter() - started, table)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table  # noqa: E402
+from _common import RESULTS, markdown_table, write_record  # noqa: E402
 
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
@@ -28,7 +28,9 @@ COMMANDS = {
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--record", default=RESULTS / "startup.md", help="where to write the record")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     seconds = {name: [] for name in COMMANDS}
     for _ in range(args.rounds):
         for name, command in COMMANDS.items():
@@ -38,8 +40,11 @@ def main(argv=None):
     skorch = statistics.median(seconds["import skorch"])
     rows = [[f"`{name}`", f"{statistics.median(times):.2f}", f"{min(times):.2f}-{max(times):.2f}",
              f"{statistics.median(times) / skorch:.2f}"] for name, times in seconds.items()]
-    print(markdown_table(["command", "median (s)", "range (s)", "x import skorch"], rows))
-    print(f"\n{args.rounds} rounds; {machine()}")
+    write_record(args.record, "Start-up time", f"python benchmarks/startup.py --rounds {args.rounds}",
+                 time.perf_counter() - started,
+                 f"Wall time of a fresh process, median of {args.rounds} rounds, the commands in turn within each "
+                 "round; compare within the table, through the last column.\n\n"
+                 + markdown_table(["command", "median (s)", "range (s)", "x import skorch"], rows))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ MODELS = {
     "digitnet_w32": (DigitHeadsClassifier, dict()),
     "digitnet_w48": (DigitHeadsClassifier, dict(module__width=48)),
     "digitnet_w32_compile": (DigitHeadsClassifier, dict(compile=True)),
+    "digitnet_depth4": (DigitHeadsClassifier, dict(depth=4, module__stages=2)),
+    "convnet": (DigitHeadsClassifier, dict(backbone="convnet")),
     "resnet50_sum": (DigitSumClassifier, dict(backbone="resnet", depth=50)),
     "resnet50_heads": (DigitHeadsClassifier, dict(backbone="resnet", depth=50)),
 }

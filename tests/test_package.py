@@ -55,3 +55,15 @@ def test_estimator_docstrings_list_every_registered_backbone():
     for estimator in (DigitHeadsClassifier, DigitSumClassifier):
         for name, entry in BACKBONES.items():
             assert f'``"{name}"``: {entry.summary}' in estimator.__doc__
+
+
+@pytest.mark.parametrize("script", sorted((PACKAGE.parent / "benchmarks").glob("*.py")) + [
+    PACKAGE.parent / "tools" / "sabotage.py", PACKAGE.parent / "tools" / "gallery_outputs.py"],
+    ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_benchmark_and_tool_scripts_import(script, monkeypatch):
+    """Each script's imports resolve against the package as it is: no script silently rots."""
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(script.parent))
+    spec = importlib.util.spec_from_file_location(f"script_{script.stem}", script)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
