@@ -36,19 +36,21 @@ from sk_digitsum.plotting import plot_history  # noqa: E402
 
 FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 
-X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=200 if FAST else 6000, random_state=0)
-X_valid, y_valid, _ = make_digit_sums(*load_digit_bank(subset="test"), 1000, random_state=1)
+X, y, _ = make_digit_sums(*load_digit_bank(), 200 if FAST else 6000, random_state=0)
+new_writers = load_digit_bank(subset="test")
+X_valid, y_valid, _ = make_digit_sums(*new_writers, 1000, random_state=1)
 constant_rate = dict(callbacks__lr_scheduler=None, callbacks__gradient_clipping=None,
                      train_split=predefined_split(Dataset(X_valid, y_valid)),
-                     max_epochs=2 if FAST else 15, random_state=0, verbose=0)
+                     max_epochs=3 if FAST else 15, random_state=0, verbose=0)
 models = {
     "no EMA": DigitHeadsClassifier(ema_beta=None, **constant_rate).fit(X, y),
     "EMA 0.99": DigitHeadsClassifier(ema_beta=0.99, **constant_rate).fit(X, y),
 }
 for name, model in models.items():
     accuracies = model.history_[:, "valid_acc"]
-    print(f"{name:>8}: validation accuracy {min(accuracies[2:]):.3f} to {max(accuracies[2:]):.3f} "
-          f"from epoch 3 on, {accuracies[-1]:.3f} at the end")
+    low, high = min(accuracies[2:]), max(accuracies[2:])
+    print(f"{name:>8}: validation accuracy {low:.3f} to {high:.3f} from epoch 3 on, "
+          f"{accuracies[-1]:.3f} at the end")
 ax = plot_history(models, keys=("valid_acc",))
 ax.set_ylim(0.9, 1.0)
 ax.set_title("Validation sum accuracy, constant learning rate")

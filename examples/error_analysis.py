@@ -32,9 +32,11 @@ from sk_digitsum.plotting import plot_errors  # noqa: E402
 FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 
 X, y, _ = make_digit_sums(*load_digit_bank(), 300 if FAST else 6000, random_state=0)
-X_test, y_test, digits_test = make_digit_sums(*load_digit_bank(subset="test"), 2000, random_state=1)
+new_writers = load_digit_bank(subset="test")
+X_test, y_test, digits_test = make_digit_sums(*new_writers, 2000, random_state=1)
 
-clf = DigitHeadsClassifier(max_epochs=1 if FAST else 12, random_state=0, verbose=0).fit(X, y)
+clf = DigitHeadsClassifier(max_epochs=1 if FAST else 12, random_state=0, verbose=0)
+clf.fit(X, y)
 print(f"sum accuracy: {clf.score(X_test, y_test):.3f}")
 fig = plot_errors(clf, X_test, digits_test, max_images=16)
 fig.savefig("errors.png", dpi=90)

@@ -35,11 +35,11 @@ from sk_digitsum.datasets import load_digit_bank, make_digit_sums  # noqa: E402
 
 FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 
-X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=120 if FAST else 3000, n_digits=2,
-                          random_state=0)
+n_images = 120 if FAST else 3000
+X, y, _ = make_digit_sums(*load_digit_bank(), n_images, n_digits=2, random_state=0)
 search = GridSearchCV(
-    DigitHeadsClassifier(n_digits=2, batch_size=32, max_epochs=1 if FAST else 6, random_state=0,
-                         verbose=0),
+    DigitHeadsClassifier(n_digits=2, batch_size=32, max_epochs=1 if FAST else 6,
+                         random_state=0, verbose=0),
     {"ema_beta": [0.9, 0.99], "depth": [3, 6]},
     cv=2, n_jobs=2,
 )
@@ -56,7 +56,7 @@ print("best:", search.best_params_)
 
 fig, ax = plt.subplots(figsize=(5, 3))
 labels = [f"beta {p['ema_beta']}, depth {p['depth']}" for p in results["params"]]
-ax.barh(labels, results["mean_test_score"], xerr=results["std_test_score"], color="tab:blue")
+ax.barh(labels, results["mean_test_score"], xerr=results["std_test_score"])
 ax.set_xlim(max(0.0, results["mean_test_score"].min() - 0.1), 1.0)
 ax.set_xlabel("mean sum accuracy (2 folds)")
 fig.tight_layout()

@@ -20,9 +20,11 @@ from sk_digitsum.nn import SlotAugment, as_image_batch  # noqa: E402
 
 bank = load_digit_bank()
 X, sums, digits = make_digit_sums(*bank, n_samples=3, random_state=0)
-X_synthetic, sums_synthetic, _ = SyntheticDigitsGenerator(random_state=0).fit(*bank).sample(3)
+generator = SyntheticDigitsGenerator(random_state=0).fit(*bank)
+X_synthetic, sums_synthetic, _ = generator.sample(3)
 torch.manual_seed(0)
-distorted = SlotAugment(n_digits=4).train()(as_image_batch(torch.from_numpy(X)))[:, 0].numpy()
+distort = SlotAugment(n_digits=4).train()       # in eval mode it passes images through
+distorted = distort(as_image_batch(torch.from_numpy(X)))[:, 0].numpy()
 print("composed sums:", sums, "synthetic sums:", sums_synthetic)
 
 fig, axes = plt.subplots(3, 3, figsize=(9, 2.6))

@@ -39,7 +39,8 @@ FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 accelerator = Accelerator()
 n_train, n_test = (400, 200) if FAST else (10_000, 2_000)
 X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=n_train, random_state=0)
-X_test, y_test, _ = make_digit_sums(*load_digit_bank(subset="test"), n_test, random_state=1)
+new_writers = load_digit_bank(subset="test")
+X_test, y_test, _ = make_digit_sums(*new_writers, n_test, random_state=1)
 
 clf = AcceleratedDigitHeadsClassifier(
     accelerator=accelerator, max_epochs=1 if FAST else 30, random_state=0,

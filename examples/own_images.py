@@ -43,9 +43,10 @@ folder = Path("my_scans")
 folder.mkdir(exist_ok=True)
 scans, sums, _ = make_digit_sums(*load_digit_bank(subset="test"), 6, random_state=3)
 for index, scan in enumerate(scans):
-    Image.fromarray(255 - scan).save(folder / f"scan_{index}.png")   # dark ink on white paper
+    # dark ink on white paper, as a scanner gives
+    Image.fromarray(255 - scan).save(folder / f"scan_{index}.png")
 
-X_mine, names = load_image_folder(folder)     # inverted back to light-on-dark automatically
+X_mine, names = load_image_folder(folder)  # inverted back to light-on-dark
 predicted = clf.predict(X_mine)
 for name, total, true in zip(names, predicted, sums):
     print(f"{name}: predicted sum {total} (true {true})")

@@ -22,11 +22,12 @@ from sk_digitsum.datasets import load_digit_bank, make_digit_sums  # noqa: E402
 
 FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 
-X, y, _ = make_digit_sums(*load_digit_bank(), n_samples=300 if FAST else 3000, random_state=0)
+X, y, _ = make_digit_sums(*load_digit_bank(), 300 if FAST else 3000, random_state=0)
 new_writers = load_digit_bank(subset="test")                   # 10,000 digits
 X_test, y_test, _ = make_digit_sums(*new_writers, n_samples=1000, random_state=1)
 
-clf = DigitHeadsClassifier(max_epochs=1 if FAST else 6, random_state=0)
+# Small batches give a small set enough steps; the default, 128, suits 10,000 images.
+clf = DigitHeadsClassifier(batch_size=32, max_epochs=1 if FAST else 6, random_state=0)
 clf.fit(X, y)
 print("predicted sums:", clf.predict(X_test[:8]), "true:", y_test[:8])
 print(f"sum accuracy on new writers' digits: {clf.score(X_test, y_test):.3f}")

@@ -38,13 +38,15 @@ X, sums, _ = make_digit_sums(*load_digit_bank(), 300 if FAST else 6000, random_s
 new_writers = load_digit_bank(subset="test")
 X_test, sums_test, digits_test = make_digit_sums(*new_writers, 1000, random_state=1)
 
-clf = DigitHeadsClassifier(max_epochs=1 if FAST else 12, random_state=0, verbose=0).fit(X, sums)
+clf = DigitHeadsClassifier(max_epochs=1 if FAST else 12, random_state=0, verbose=0)
+clf.fit(X, sums)
 
 read = clf.predict_digits(X_test)
 per_position = (read == digits_test).mean(axis=0)
 print("per-position digit accuracy:", np.round(per_position, 3))
 print(f"sum accuracy: {clf.score(X_test, sums_test):.3f}")
-for digits, guess, proba in zip(digits_test[:5], read[:5], clf.predict_proba(X_test[:5])):
+probabilities = clf.predict_proba(X_test[:5])
+for digits, guess, proba in zip(digits_test[:5], read[:5], probabilities):
     # predict_proba's columns are the sums seen in fit: classes_
     p_true_sum = dict(zip(clf.classes_, proba)).get(digits.sum(), 0.0)
     print(f"true {''.join(map(str, digits))}  read {''.join(map(str, guess))}  "

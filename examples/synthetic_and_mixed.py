@@ -35,7 +35,8 @@ FAST = os.environ.get("SK_DIGITSUM_EXAMPLES_FAST") == "1"
 EPOCHS = 1 if FAST else 6
 
 bank = load_digit_bank()
-X_test, y_test, _ = make_digit_sums(*load_digit_bank(subset="test"), 1000, random_state=1)
+new_writers = load_digit_bank(subset="test")
+X_test, y_test, _ = make_digit_sums(*new_writers, 1000, random_state=1)
 
 generator = SyntheticDigitsGenerator(random_state=0).fit(*bank)
 X_synthetic, _, digits = generator.sample(300 if FAST else 5000)
@@ -45,14 +46,16 @@ scores = {"synthetic only": synthetic_only.score(X_test, y_test)}
 print(f"synthetic only:          {scores['synthetic only']:.3f}")
 
 X_real, y_real, _ = make_digit_sums(*bank, 300 if FAST else 5000, random_state=0)
-mixed = DigitHeadsClassifier(synthetic=generator, synthetic_weight=1.0, max_epochs=EPOCHS,
-                             random_state=0, verbose=0).fit(X_real, y_real)
+mixed = DigitHeadsClassifier(synthetic=generator, synthetic_weight=1.0,
+                             max_epochs=EPOCHS, random_state=0, verbose=0)
+mixed.fit(X_real, y_real)
 scores["real sums + synthetic"] = mixed.score(X_test, y_test)
 print(f"real sums + synthetic:   {scores['real sums + synthetic']:.3f}")
 
 fig, axes = plt.subplots(1, 2, figsize=(8, 2.2), gridspec_kw={"width_ratios": [2, 1]})
 axes[0].imshow(X_synthetic[0], cmap="gray")
-axes[0].set_title(f"a synthetic image: digits {''.join(map(str, digits[0]))}", fontsize=9)
+read = "".join(map(str, digits[0]))
+axes[0].set_title(f"a synthetic image: digits {read}", fontsize=9)
 axes[0].axis("off")
 axes[1].barh(list(scores), list(scores.values()), color="tab:orange")
 axes[1].set_xlim(0, 1)

@@ -36,7 +36,7 @@ def run(name):
                                 text=True)
         if result.returncode:
             raise SystemExit(f"{name} failed:\n{result.stderr[-3000:]}")
-        text = f"# python examples/{name}.py, commit {commit()}, {machine()}\n{result.stdout}"
+        text = f"# python examples/{name}.py, commit {commit()}\n# {machine()}\n{result.stdout}"
         (STORED / f"{name}.txt").write_text(text, encoding="utf-8")
         for figure in Path(folder).glob("*.png"):
             shutil.copy(figure, STORED / figure.name)
