@@ -1,12 +1,17 @@
-"""Input and parameter checks, run before any training time is spent; their messages name the fix."""
+"""Input and parameter checks, run before any training time is spent; their messages name the fix.
+
+Needs numpy alone (torch is imported where a device or a tensor is met), so
+that prediction without torch (:mod:`sk_digitsum.runtime`) checks images as the
+estimators do.
+"""
 
 import numbers
 import sys
 
 import numpy as np
-import torch
 
-from .datasets import DIGIT_SIZE
+# Pixels of one digit, each way: an image of n digits side by side is 28 x 28n.
+DIGIT_SIZE = 28
 
 
 def check_device(device):
@@ -32,6 +37,8 @@ def check_device(device):
     >>> check_device("cpu")
     'cpu'
     """
+    import torch
+
     if isinstance(device, torch.device):
         device = str(device)
     if device == "auto":
@@ -100,7 +107,7 @@ def check_images(X, *, expected_shape=None, row_shape=None):
     -------
     X : ndarray of shape (n, 1, H, W), dtype uint8 or float32
     """
-    if isinstance(X, torch.Tensor):
+    if _is_tensor(X):
         X = X.detach().cpu().numpy()
     if hasattr(X, "toarray") or hasattr(X, "todense"):
         raise TypeError("Sparse input is not supported: pass the images as a dense array, e.g. X.toarray().")
@@ -165,8 +172,14 @@ def check_images(X, *, expected_shape=None, row_shape=None):
     return X.astype(np.float32, copy=False)
 
 
+def _is_tensor(data):
+    # Without importing torch: a tensor can only have come from a process that imported it.
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(data, torch.Tensor)
+
+
 def _check_integral(y, what):
-    if isinstance(y, torch.Tensor):
+    if _is_tensor(y):
         y = y.detach().cpu().numpy()
     y = np.asarray(y)
     if y.dtype == object or y.dtype == bool or not np.issubdtype(y.dtype, np.number):

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-DIGIT_SIZE = 28
+from ._validation import DIGIT_SIZE
 
 
 def composed_image_shape(n_digits):

@@ -1,16 +1,17 @@
-"""Reading image sets from disk: .npz archives and folders of PNG files."""
+"""Reading image sets from disk: .npz archives and folders of PNG files.
+
+Needs numpy and Pillow alone, so that the command line predicts without torch
+or scikit-learn where the model is an ONNX file.
+"""
 
 import os
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions, validate_params
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-@validate_params({"folder": [str, os.PathLike], "invert": ["boolean", StrOptions({"auto"})]},
-                 prefer_skip_nested_validation=True)
 def load_image_folder(folder, *, invert="auto"):
     """Load every image of a folder as one grey uint8 stack, in file-name order.
 
@@ -48,6 +49,10 @@ def load_image_folder(folder, *, invert="auto"):
     """
     from PIL import Image
 
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a path, got {type(folder).__name__}.")
+    if invert not in (True, False, "auto"):
+        raise ValueError(f"invert must be True, False or 'auto', got {invert!r}.")
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise FileNotFoundError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) in {folder}.")

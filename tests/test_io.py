@@ -35,3 +35,8 @@ def test_load_image_folder_inverts_as_asked(tmp_path, invert, paper, expected):
     images, names = load_image_folder(tmp_path, invert=invert)
     assert names == ["a.png"] and images.dtype == np.uint8
     assert images[0, 0, 0] == expected and images[0, 12, 25] == 255 - expected
+
+
+def test_load_image_folder_refuses_an_unknown_invert_setting(tmp_path):
+    with pytest.raises(ValueError, match="invert must be True, False or 'auto', got 'sometimes'"):
+        load_image_folder(tmp_path, invert="sometimes")
