@@ -233,6 +233,12 @@ class _DigitClassifierBase(NeuralNetClassifier):
         if not self.initialized_:
             self.image_shape_ = images.shape[2:]
         self.synthetic_ = synthetic
+        # scikit-learn's meaning, X.shape[1] as fit saw it: defined for rows of pixels, where it is their
+        # length; a stack of images has no feature axis, and tools such as MAPIE compare X.shape[1] with it.
+        if np.ndim(X) == 2:
+            self.n_features_in_ = int(np.prod(images.shape[2:]))
+        else:
+            self.__dict__.pop("n_features_in_", None)
         # Digits travel beside the images in a dict of whole arrays, which skorch's datasets index.
         X = images if digits is None else {"images": images, "digits": digits}
         with self._seeded(stage=1):
@@ -350,7 +356,6 @@ class _DigitClassifierBase(NeuralNetClassifier):
             **self.get_params_for("module"),
         )
         self.image_shape_ = tuple(shape)
-        self.n_features_in_ = int(np.prod(shape))
         return self
 
     def initialize_criterion(self):

@@ -118,7 +118,9 @@ _DOC_TEMPLATE = """{summary}
     image_shape_ : tuple of int
         (H, W) of the images the network reads.
     n_features_in_ : int
-        Pixels per image, ``H * W``.
+        ``H * W``, where fit saw flattened images (rows of ``H * W``
+        pixels); absent where it saw stacks of images, whose second axis is
+        no feature axis (tools such as MAPIE compare it with ``X.shape[1]``).
     device_ : str
         The device used, with ``"auto"`` resolved (by ``initialize``).
     synthetic_ : SyntheticDigitsGenerator or None

@@ -490,6 +490,10 @@ def test_flattened_images_train_and_predict_as_the_images_themselves(estimator, 
     np.testing.assert_array_equal(rows.predict_proba(X.reshape(len(X), -1)), images.predict_proba(X))
     np.testing.assert_array_equal(rows.predict_proba(X), images.predict_proba(X))
     assert rows.image_shape_ == (28, 112) and rows.n_features_in_ == 28 * 112
+    # A stack of images has no feature axis: X.shape[1] is a height, which n_features_in_ would contradict.
+    assert not hasattr(images, "n_features_in_")
+    rows.fit(X, y)
+    assert not hasattr(rows, "n_features_in_")
 
 
 def test_flattened_images_of_another_shape_need_image_shape(small_data):
