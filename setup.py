@@ -31,10 +31,15 @@ setup(
         "docs": ["sphinx>=7", "myst-parser>=2", "sphinx-gallery>=0.15", "matplotlib>=3.6"],
         "distributed": ["dask[distributed]>=2023.1"],
         "accelerate": ["accelerate>=0.28"],
-        # The tests build the docs, run the examples, start a local Dask cluster and
-        # train in two processes through Accelerate too.
+        # Export to ONNX (torch's exporter needs onnx and onnxscript) and prediction without torch.
+        "onnx": ["onnx>=1.17", "onnxscript>=0.2", "onnxruntime>=1.20"],
+        # Sets of possible sums (the command line's --calibration): MAPIE's split conformal prediction.
+        "conformal": ["mapie>=1.0"],
+        # The tests build the docs, run the examples, start a local Dask cluster, train in two
+        # processes through Accelerate, export to ONNX and predict sets with MAPIE and crepes too.
         "test": ["pytest>=7", "hypothesis>=6", "matplotlib>=3.6", "sphinx>=7", "myst-parser>=2", "sphinx-gallery>=0.15",
-                 "dask[distributed]>=2023.1", "accelerate>=0.28"],
+                 "dask[distributed]>=2023.1", "accelerate>=0.28", "onnx>=1.17", "onnxscript>=0.2",
+                 "onnxruntime>=1.20", "mapie>=1.0", "crepes>=0.8"],
     },
     entry_points={"console_scripts": ["sk-digitsum=sk_digitsum.__main__:main"]},
 )

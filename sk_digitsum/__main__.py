@@ -1,9 +1,10 @@
-"""Command line: ``sk-digitsum`` or ``python -m sk_digitsum`` {train,evaluate,predict}.
+"""Command line: ``sk-digitsum`` or ``python -m sk_digitsum`` {train,evaluate,predict,export}.
 
 Nothing heavy is imported at module level, so ``--help`` and ``--version``
-answer without loading torch. A mistake of the user (a missing or foreign
-file, an unknown device, a bad option value) ends with one line on stderr
-and exit status 2; a traceback means a bug.
+answer without loading torch, and ``predict`` and ``evaluate`` of an ONNX
+model (``.onnx``) run without torch at all. A mistake of the user (a missing
+or foreign file, an unknown device, a bad option value) ends with one line
+on stderr and exit status 2; a traceback means a bug.
 """
 
 import argparse
@@ -18,6 +19,7 @@ from . import __version__
 # read with torch.load(weights_only=True)) or a joblib pickle, which runs code when loaded.
 _SAFE_SUFFIXES = (".pt",)
 _PICKLE_SUFFIXES = (".joblib", ".pkl")
+_ONNX_SUFFIXES = (".onnx",)
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -48,6 +50,17 @@ def _number(kind, *, zero=False):
         return value
 
     return parse
+
+
+def _fraction(text):
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie strictly between 0 and 1")
+    return value
 
 
 def _device(text):
@@ -85,11 +98,13 @@ def _save(clf, path):
 
 
 def _load(path):
+    _existing(path, "model file")
+    fix = f"give a file written by '{_prog()} train'"
+    if path.endswith(_ONNX_SUFFIXES):
+        return _load_onnx(path)
     from ._base import _DigitClassifierBase
     from .persistence import load_model
 
-    _existing(path, "model file")
-    fix = f"give a file written by '{_prog()} train'"
     with open(path, "rb") as file:
         # torch.save writes a zip archive, which opens with a local file header; a pickle opens with
         # its protocol. (A whole-file zip test misleads: pickled networks hold zip archives inside.)
@@ -109,6 +124,20 @@ def _load(path):
     if not isinstance(model, _DigitClassifierBase):
         raise UsageError(f"{path} holds a {type(model).__name__}, not an sk_digitsum model; {fix}")
     return model
+
+
+def _load_onnx(path):
+    try:
+        from .runtime import OnnxPredictor
+    except ImportError:  # onnxruntime
+        raise UsageError("reading .onnx models needs ONNX Runtime: pip install onnxruntime") from None
+    try:
+        return OnnxPredictor(path)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    except Exception as error:  # ONNX Runtime's own errors for a file it cannot read
+        raise UsageError(f"{path} is not an ONNX model ONNX Runtime can read, or it is damaged "
+                         f"({type(error).__name__}); give a file written by '{_prog()} export'") from None
 
 
 def _images(path):
@@ -146,7 +175,14 @@ def _default_sets(args):
 
 def _estimator(args, image_width):
     from .estimators import DigitHeadsClassifier, DigitSumClassifier
+    from .nn import BACKBONES, check_backbone
 
+    if args.backbone not in BACKBONES:
+        raise UsageError(f"--backbone {args.backbone}: unknown backbone; use {', '.join(BACKBONES)}")
+    try:
+        check_backbone(args.backbone, args.depth, False)
+    except ValueError as error:
+        raise UsageError(f"--depth {args.depth}: {error}") from None
     params = dict(random_state=args.random_state, verbose=args.verbose, device=args.device,
                   backbone=args.backbone, depth=args.depth,
                   n_digits=args.n_digits or max(1, image_width // 28))
@@ -201,21 +237,43 @@ def _train(args):
     print(f"Saved the model to {args.out}.")
 
 
-def _read_by(model, args, method, *data):
-    """``model.method(*data)``, with images of another size than the model reads answered as a user error."""
+def _read_by(model, args, method, *data, source=None):
+    """``model.method(*data)``, with images of another size than the model reads answered as a user error.
+
+    ``source`` names where the images came from: ``--data`` unless said otherwise.
+    """
     from ._validation import ImageSizeError
 
     try:
         return getattr(model, method)(*data)
     except ImageSizeError as error:
         (height, width), (model_height, model_width) = error.shape, error.expected
-        found = f"{args.data} holds {height}x{width} images and {args.model} reads {model_height}x{model_width}"
+        found = f"{source or args.data} holds {height}x{width} images and {args.model} reads {model_height}x{model_width}"
         if error.digits:
             raise UsageError(f"{found}: they hold {error.digits[0]} digits where the model reads "
                              f"{error.digits[1]}; train a model for them ('{_prog()} train --data FILE.npz', "
                              f"which takes --n-digits {error.digits[0]} from their width)") from None
         raise UsageError(f"{found}: resize them to {model_height}x{model_width} pixels (height x width) "
                          "first") from None
+
+
+def _export(args):
+    if not args.out.endswith(_ONNX_SUFFIXES):
+        raise UsageError(f"--out {args.out}: end the name in .onnx")
+    if os.path.dirname(args.out):
+        _existing(os.path.dirname(args.out), "output folder")
+    if args.model.endswith(_ONNX_SUFFIXES):
+        raise UsageError(f"{args.model} is an ONNX model already; export reads a model written by "
+                         f"'{_prog()} train' (.pt or .joblib)")
+    clf = _load(args.model)
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise UsageError("export needs the onnx extra: pip install 'sk_digitsum[onnx]'") from None
+    clf.to_onnx(args.out)
+    print(f"Wrote {args.out}: {type(clf).__name__} for {clf.image_shape_[0]}x{clf.image_shape_[1]} uint8 images, "
+          f"predicting {len(clf._sum_columns())} sums; '{_prog()} predict --model {args.out}' reads it without torch.")
 
 
 def _evaluate(args):
@@ -226,12 +284,45 @@ def _evaluate(args):
     print(f"Sum accuracy on {len(X)} images: {_read_by(clf, args, 'score', X, y):.4f}")
 
 
+def _prediction_sets(model, args, X):
+    """Each image's set of possible sums at ``--confidence``, by MAPIE's split conformal prediction."""
+    try:
+        from mapie.classification import SplitConformalClassifier
+    except ImportError:
+        raise UsageError("--calibration needs MAPIE: pip install 'sk_digitsum[conformal]'") from None
+    from ._validation import target_sums
+
+    X_calibration, y_calibration, _ = _images(args.calibration)
+    if y_calibration is None:
+        raise UsageError(f"{args.calibration} has no labels: calibration needs an .npz file with X and y")
+    try:
+        sums = target_sums(y_calibration, model.n_digits)  # MAPIE takes one label per image: the sum
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"{args.calibration}: {error}") from None
+    labelled = sums >= 0
+    unknown = sorted(set(sums[labelled]) - set(model.classes_.tolist()))
+    if unknown:
+        raise UsageError(f"{args.calibration} holds sums the model never predicts ({unknown}): calibrate on images "
+                         "of the sums it was trained on")
+    conformal = SplitConformalClassifier(estimator=model, prefit=True, confidence_level=args.confidence,
+                                         conformity_score="lac")
+    _read_by(conformal, args, "conformalize", X_calibration[labelled], sums[labelled], source=args.calibration)
+    _, sets = _read_by(conformal, args, "predict_set", X)
+    return [model.classes_[row] for row in sets[:, :, 0]]
+
+
 def _predict(args):
     clf = _load(args.model)
     X, _, names = _images(args.data)
     sums = _read_by(clf, args, "predict", X)
     names = names or [str(i) for i in range(len(X))]
-    lines = ["image,sum"] + [f"{name},{value}" for name, value in zip(names, sums)]
+    if args.calibration:
+        sets = _prediction_sets(clf, args, X)
+        lines = ["image,sum,possible_sums,review"] + [
+            f"{name},{value},{' '.join(map(str, possible))},{'yes' if len(possible) != 1 else 'no'}"
+            for name, value, possible in zip(names, sums, sets)]
+    else:
+        lines = ["image,sum"] + [f"{name},{value}" for name, value in zip(names, sums)]
     if args.out:
         from .persistence import replacing
 
@@ -290,16 +381,32 @@ def build_parser():
 
     evaluate = commands.add_parser("evaluate", help="score a saved model on labelled images",
                                    description="Print the sum accuracy of a saved model on an .npz file.")
-    evaluate.add_argument("--model", required=True, help="a model saved by 'train' (.pt or .joblib)")
+    evaluate.add_argument("--model", required=True, help="a model saved by 'train' (.pt, .joblib) or 'export' (.onnx)")
     evaluate.add_argument("--data", required=True, help=".npz file with X and y")
     evaluate.set_defaults(run=_evaluate)
 
     predict = commands.add_parser("predict", help="predict sums with a saved model",
                                   description="Predict the sum of each image of a folder or an .npz file.")
-    predict.add_argument("--model", required=True, help="a model saved by 'train' (.pt or .joblib)")
+    predict.add_argument("--model", required=True,
+                         help="a model saved by 'train' (.pt or .joblib) or by 'export' (.onnx, read without torch)")
     predict.add_argument("--data", required=True, help="folder of images or .npz file with X")
     predict.add_argument("--out", help="CSV file to write (default: print)")
+    predict.add_argument("--calibration", metavar="CAL.npz",
+                         help="labelled images (an .npz file with X and y) of the kind to predict: each image gets "
+                              "its set of possible sums at --confidence, and a review flag where that set is not "
+                              "one sum (split conformal prediction with MAPIE: the 'conformal' extra)")
+    predict.add_argument("--confidence", type=_fraction, default=0.99,
+                         help="how often the set of possible sums holds the true one (default 0.99)")
     predict.set_defaults(run=_predict)
+
+    export = commands.add_parser(
+        "export", help="export a saved model to ONNX, to predict without torch",
+        description="Write a model saved by 'train' to an ONNX file: the network, its exact sum distribution and "
+                    "the sums it predicts, read by 'predict' and by sk_digitsum.runtime.OnnxPredictor with ONNX "
+                    "Runtime alone (the 'onnx' extra).")
+    export.add_argument("--model", required=True, help="a model saved by 'train' (.pt or .joblib)")
+    export.add_argument("--out", required=True, help="the ONNX file to write (.onnx)")
+    export.set_defaults(run=_export)
     return parser
 
 

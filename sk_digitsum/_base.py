@@ -538,12 +538,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
             Fraction of the labelled images whose sum is predicted exactly;
             images labelled -1 (unlabelled) are left out.
         """
-        sums = _validation.target_sums(y, self.n_digits)
-        labelled = sums >= 0
-        if not labelled.any():
-            raise ValueError("Every label is -1 (unlabelled): score needs images with their sums or digits.")
-        weights = None if sample_weight is None else np.asarray(sample_weight)[labelled]
-        return float(np.average(self.predict(X)[labelled] == sums[labelled], weights=weights))
+        return _validation.sum_accuracy(self.predict(X), y, self.n_digits, sample_weight)
 
     def _sum_columns(self):
         """The sums ``predict_proba``'s columns stand for: ``classes_``, else every possible sum."""
@@ -603,6 +598,22 @@ class _DigitClassifierBase(NeuralNetClassifier):
     def load_params(self, *args, **kwargs):
         with self._auto_device_shown_to_skorch():
             return super().load_params(*args, **kwargs)
+
+    def to_onnx(self, path):
+        """Export the fitted model to ONNX, to predict without torch (:func:`sk_digitsum.export.to_onnx`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write.
+
+        Returns
+        -------
+        path : str or path-like
+        """
+        from .export import to_onnx
+
+        return to_onnx(self, path)
 
     def save(self, path):
         """Save the fitted model in the safe format: JSON parameters and tensors only.

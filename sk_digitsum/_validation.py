@@ -257,6 +257,30 @@ def target_sums(y, n_digits):
     return check_labels(y, len(y), n_digits)[0]
 
 
+def sum_accuracy(predicted, y, n_digits, sample_weight=None):
+    """The fraction of the labelled images whose sum ``predicted`` holds; images labelled -1 are left out.
+
+    Parameters
+    ----------
+    predicted : ndarray of shape (n,)
+        Predicted sums.
+    y : array-like of shape (n,) or (n, n_digits)
+        True sums or digits; -1 (or a row of -1) for an unlabelled image.
+    n_digits : int
+    sample_weight : array-like of shape (n,) or None
+
+    Returns
+    -------
+    accuracy : float
+    """
+    sums = target_sums(y, n_digits)
+    labelled = sums >= 0
+    if not labelled.any():
+        raise ValueError("Every label is -1 (unlabelled): score needs images with their sums or digits.")
+    weights = None if sample_weight is None else np.asarray(sample_weight)[labelled]
+    return float(np.average(np.asarray(predicted)[labelled] == sums[labelled], weights=weights))
+
+
 def check_range(value, name, *, low, low_inclusive=True, ordered=True):
     """Raise ValueError unless ``value`` is a pair of numbers, each ``>= low`` (``> low``).
 

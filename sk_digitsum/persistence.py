@@ -211,7 +211,9 @@ def load_model(path, expected_class=None):
     except FileNotFoundError:
         raise
     except Exception as error:
-        raise ValueError(f"{path} is not a valid sk_digitsum model file (it may be corrupt): {error}") from error
+        # torch's messages run to several sentences: the first says what failed.
+        reason = str(error).split(". ")[0].split("\n")[0]
+        raise ValueError(f"{path} is not an sk_digitsum model file, or it is damaged ({reason})") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an sk_digitsum model file saved with .save().")
     if payload.get("version") not in range(1, VERSION + 1):

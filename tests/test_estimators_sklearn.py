@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_predict
 from sklearn.pipeline import Pipeline
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier, SyntheticDigitsGenerator
-from sk_digitsum.datasets import make_digit_sums
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums
 
 # Meta-estimators that train several networks each.
 pytestmark = pytest.mark.slow
@@ -170,3 +170,39 @@ def test_self_training_pseudo_labels_the_unlabelled_rows_with_the_first_model(da
     assert (self_trained.labeled_iter_[:48] == 0).all() and (self_trained.labeled_iter_[48:] == 1).all()
     assert self_trained.estimator_.image_shape_ == (28, 112)
     np.testing.assert_array_equal(self_trained.predict(rows), self_trained.estimator_.predict(X))
+
+
+@pytest.fixture(scope="module")
+def prefit_and_new_writers(bank):
+    """A model of every sum, and labelled images of new writers to calibrate and to test on."""
+    X, y, _ = make_digit_sums(*bank, n_samples=3000, random_state=0)
+    clf = DigitHeadsClassifier(max_epochs=4, batch_size=32, verbose=0, random_state=0, classes=np.arange(37)).fit(X, y)
+    X_new, y_new, _ = make_digit_sums(*load_digit_bank(subset="test"), n_samples=1000, random_state=1)
+    return clf, X_new[:500], y_new[:500], X_new[500:], y_new[500:]
+
+
+@pytest.mark.parametrize("flattened", [False, True], ids=["image stacks", "flattened rows"])
+@pytest.mark.parametrize("conformity_score", ["lac", "aps"])
+def test_mapie_split_conformal_sets_on_image_stacks_and_rows(prefit_and_new_writers, flattened, conformity_score):
+    from mapie.classification import SplitConformalClassifier
+
+    clf, X_cal, y_cal, X_test, y_test = prefit_and_new_writers
+    form = (lambda X: X.reshape(len(X), -1)) if flattened else (lambda X: X)
+    conformal = SplitConformalClassifier(estimator=clf, prefit=True, confidence_level=0.9,
+                                         conformity_score=conformity_score).conformalize(form(X_cal), y_cal)
+    predicted, sets = conformal.predict_set(form(X_test))
+    np.testing.assert_array_equal(predicted, clf.predict(X_test))
+    covered = sets[np.arange(len(y_test)), np.searchsorted(clf.classes_, y_test), 0]
+    assert covered.mean() >= 0.85  # 0.9 promised on average over calibration draws; 500 images vary by ~0.013
+    assert sets[:, :, 0].sum(axis=1).mean() < 10, "the sets narrow the 37 sums down"
+
+
+def test_crepes_wraps_the_estimators_on_image_stacks(prefit_and_new_writers):
+    crepes = pytest.importorskip("crepes")
+    clf, X_cal, y_cal, X_test, y_test = prefit_and_new_writers
+    wrapped = crepes.WrapClassifier(clf)
+    wrapped.calibrate(X_cal, y_cal)
+    result = wrapped.evaluate(X_test, y_test, confidence=0.9)
+    assert result["error"] <= 0.15 and result["avg_c"] < 10
+    sets = wrapped.predict_set(X_test, confidence=0.9)  # a list of labels per image
+    assert len(sets) == len(X_test) and all(set(labels) <= set(clf.classes_) for labels in sets)

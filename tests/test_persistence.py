@@ -105,7 +105,7 @@ def test_the_safe_loader_refuses_a_file_that_would_run_code(fitted_heads, tmp_pa
     payload = torch.load(path, weights_only=True)
     payload["history"] = _RunsCode(marker)
     torch.save(payload, path)
-    with pytest.raises(ValueError, match="not a valid sk_digitsum model file"):
+    with pytest.raises(ValueError, match="not an sk_digitsum model file, or it is damaged"):
         DigitHeadsClassifier.load(path)
     assert not marker.exists()
 

@@ -187,7 +187,7 @@ def test_safe_format_rejects_corrupt_and_mismatched_files(fitted_heads, small_da
         DigitSumClassifier.load(path)
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(ValueError, match="not a valid sk_digitsum model file"):
+    with pytest.raises(ValueError, match="not an sk_digitsum model file, or it is damaged"):
         DigitHeadsClassifier.load(corrupt)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
@@ -226,7 +226,7 @@ def test_pickle_files_are_refused_by_the_safe_loader(fitted_heads, tmp_path):
     import joblib
 
     joblib.dump(fitted_heads, tmp_path / "model.joblib")
-    with pytest.raises(ValueError, match="not a valid sk_digitsum model file"):
+    with pytest.raises(ValueError, match="not an sk_digitsum model file, or it is damaged"):
         DigitHeadsClassifier.load(tmp_path / "model.joblib")
 
 
