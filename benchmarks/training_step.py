@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, markdown_table, training_set  # noqa: E402
+from _common import machine, markdown_table, training_set, write_record  # noqa: E402
 
 from sk_digitsum import DigitHeadsClassifier, DigitSumClassifier  # noqa: E402
 from sk_digitsum._validation import check_device  # noqa: E402
@@ -127,7 +127,9 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=2, help="fits per side, alternating which goes first")
     parser.add_argument("--repeats", type=int, default=3, help="timed predictions per side (median)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--record", help="also write the table as a record, e.g. benchmarks/results/predict_cpu.md")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     device = check_device(args.device)
     X, sums = training_set(max(args.n_samples, args.n_predict))
     X_fit, sums_fit = X[:args.n_samples], sums[:args.n_samples]
@@ -156,10 +158,15 @@ def main(argv=None):
                      f"{predict_ours:.2f}", f"{predict_bare:.2f}", f"{predict_ours / predict_bare:.2f}"])
         print(name, "epoch seconds, ours:", [round(t, 2) for t in ours], "bare:", [round(t, 2) for t in bare],
               flush=True)
-    print(f"\n{args.n_samples:,} training images, {args.n_predict:,} predicted, median of "
-          f"{args.rounds} x {args.epochs - 1} epochs and {args.repeats} predictions; {machine()}; mixed_precision='auto' -> "
-          f"{autocast_dtype('auto', torch.device(device).type) or 'float32'}\n")
-    print(markdown_table(headers, rows))
+    summary = (f"{args.n_samples:,} training images, {args.n_predict:,} predicted, median of "
+               f"{args.rounds} x {args.epochs - 1} epochs and {args.repeats} predictions; {machine()}; "
+               f"mixed_precision='auto' -> {autocast_dtype('auto', torch.device(device).type) or 'float32'}")
+    table = markdown_table(headers, rows)
+    print(f"\n{summary}\n\n{table}")
+    if args.record:
+        command = "python benchmarks/training_step.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        write_record(args.record, "Training and prediction against a bare PyTorch loop", command.strip(),
+                     time.perf_counter() - started, f"{summary}.\n\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from .callbacks import EMA, LRScheduler, PrintLog, labelled_sum_accuracy
 from .datasets import DIGIT_SIZE, composed_image_shape
 from .nn import BACKBONES, check_backbone, folded, unwrap
 from .nn.augment import augmentation_ranges
-from .nn.precision import MIXED_PRECISION
+from .nn.precision import MIXED_PRECISION, autocast_dtype
 from .streams import Batch, RealAndSyntheticStream, SeededValidSplit, SyntheticDigitStream, fitted_source
 from .synthetic import SyntheticDigitsGenerator
 
@@ -54,7 +54,7 @@ _LOADER_PREFIXES = ("iterator_train__", "iterator_valid__", "dataset__")
 _FUSED_ON_CPU_AND_CUDA = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 # Rows per call of the sum layer when predicting: few calls, and a bounded (rows, sums, 10) intermediate.
 _SUM_CHUNK = 16_384
-# Folded prediction copies, keyed by the network they copy: (weights' version, folded copy).
+# Folded prediction copies, keyed by the network they copy: ((weights' version, precision), folded copy).
 _FOLDED = weakref.WeakKeyDictionary()
 
 PARAMETER_CONSTRAINTS = {
@@ -363,6 +363,13 @@ class _DigitClassifierBase(NeuralNetClassifier):
         self.criterion_ = criterion(synthetic_weight=self.synthetic_weight, **self.get_params_for("criterion"))
         return self
 
+    def torch_compile(self, module, name):
+        # One answer per process and setting: torch.compile takes it as a constant rather than tracing
+        # the hardware probes. Marked here rather than where it is defined, because marking imports
+        # torch._dynamo, which would add 1.4 s to every import of the estimators.
+        torch.compiler.assume_constant_result(autocast_dtype)
+        return super().torch_compile(module, name)
+
     def get_params_for_optimizer(self, prefix, named_parameters):
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         # On a GPU, one fused kernel for the whole update instead of a few per tensor: the optimizer
@@ -569,13 +576,15 @@ class _DigitClassifierBase(NeuralNetClassifier):
 
         The cache is keyed by the network, not kept on the estimator, so
         predicting leaves the estimator unchanged; it is rebuilt when the
-        weights change (any in-place update bumps a tensor's version counter).
+        weights change (any in-place update bumps a tensor's version counter)
+        or the precision policy does (``set_params(mixed_precision=...)``).
         """
         network = unwrap(self.module_)
-        version = sum(tensor._version for tensor in (*network.parameters(), *network.buffers()))
+        state = (sum(tensor._version for tensor in (*network.parameters(), *network.buffers())),
+                 network.mixed_precision)
         cached = _FOLDED.get(network)
-        if cached is None or cached[0] != version:
-            _FOLDED[network] = cached = (version, folded(network))
+        if cached is None or cached[0] != state:
+            _FOLDED[network] = cached = (state, folded(network))
         return cached[1]
 
     # ------------------------------------------- parameters, saving, loading

@@ -63,7 +63,7 @@ def to_onnx(estimator, path):
     Notes
     -----
     The graph's input ``images`` is uint8, shape (n, H, W) with ``n`` free;
-    its output ``sum_proba`` has shape (n, len(classes_)), and
+    its output ``sum_proba`` has shape (n, n_classes) over ``classes_``, and
     ``DigitHeadsClassifier`` adds ``digit_proba``, (n, n_digits, 10). It runs
     in float32 whatever ``mixed_precision`` says, with each conv+BatchNorm
     pair folded as ``predict`` folds it.

@@ -161,6 +161,15 @@ def test_prediction_is_deterministic_and_never_distorts_or_drops_out(estimator, 
     np.testing.assert_allclose(first, expected, atol=2e-2 if in_bf16 else 1e-5)
 
 
+def test_a_precision_set_after_fit_reaches_prediction(data, held_out):
+    X, y = data
+    clf = DigitHeadsClassifier(**NARROW, mixed_precision="no").fit(X, y)
+    in_float32 = clf.predict_proba(held_out[0])  # caches the folded copy
+    in_bf16 = clf.set_params(mixed_precision="bf16").predict_proba(held_out[0])
+    assert clf.module_.mixed_precision == "bf16" and not np.array_equal(in_bf16, in_float32)
+    np.testing.assert_array_equal(clf.set_params(mixed_precision="no").predict_proba(held_out[0]), in_float32)
+
+
 def test_the_validation_scores_and_loss_leave_unlabelled_images_out(data, held_out):
     X, y = data
     X_valid, y_valid = held_out

@@ -67,3 +67,13 @@ def test_benchmark_and_tool_scripts_import(script, monkeypatch):
     monkeypatch.syspath_prepend(str(script.parent))
     spec = importlib.util.spec_from_file_location(f"script_{script.stem}", script)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+def test_importing_the_estimators_leaves_torch_compile_machinery_unloaded():
+    # torch._dynamo takes about 1.4 s to import; only torch.compile (compile=True) needs it.
+    import subprocess
+    import sys
+
+    code = "import sys; from sk_digitsum import DigitHeadsClassifier; print('torch._dynamo' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -98,8 +98,14 @@ class SlotAugment(nn.Module):
         return f"n_digits={self.n_digits}, augment={self.augment!r}"
 
 
+def _random(draw, *shape, generator, device):
+    # torch.compile traces torch.rand(..., generator=None) as an error: the argument is left out when None.
+    options = {"device": device} if generator is None else {"device": device, "generator": generator}
+    return draw(*shape, **options)
+
+
 def _uniform(n, low, high, generator, device):
-    return torch.rand(n, generator=generator, device=device) * (high - low) + low
+    return _random(torch.rand, n, generator=generator, device=device) * (high - low) + low
 
 
 def distort_slots(slots, *, rotation, scale, shift, stroke, noise, elastic=0.0, generator=None):
@@ -163,7 +169,7 @@ def distort_slots(slots, *, rotation, scale, shift, stroke, noise, elastic=0.0, 
     if elastic > 0:
         # A smooth random displacement field: Gaussian noise on a coarse 4x4
         # lattice, upsampled; std ``elastic`` pixels at the lattice points.
-        coarse = torch.randn(n, 2, 4, 4, generator=generator, device=device) * elastic
+        coarse = _random(torch.randn, n, 2, 4, 4, generator=generator, device=device) * elastic
         field = F.interpolate(coarse, size=(height, padded_width), mode="bicubic", align_corners=True)
         scale_to_grid = torch.tensor([2 / width, 2 / height], device=device)
         grid = grid + field.permute(0, 2, 3, 1) * scale_to_grid
@@ -172,10 +178,10 @@ def distort_slots(slots, *, rotation, scale, shift, stroke, noise, elastic=0.0, 
     canvas = torch.zeros(n_samples, height, width * n_digits + 2 * pad, device=device)
     for position in range(n_digits):
         window = canvas[:, :, position * width: position * width + padded_width]
-        torch.maximum(window, patches[:, position], out=window)
+        window.clamp_(min=patches[:, position])  # in place, the maximum of the two
     canvas = canvas[:, :, pad: pad + width * n_digits]
     sigma = _uniform(n_samples, 0, noise, generator, device).view(-1, 1, 1)
-    canvas.addcmul_(sigma, torch.randn(canvas.shape, generator=generator, device=device))
+    canvas.addcmul_(sigma, _random(torch.randn, *canvas.shape, generator=generator, device=device))
     return canvas.clamp_(0, 1)
 
 
@@ -194,8 +200,9 @@ def _affine_grid(theta, height, width):
     """
     ys = ((torch.arange(height, dtype=theta.dtype, device=theta.device) * 2 + 1) / height - 1)[None, :, None]
     xs = ((torch.arange(width, dtype=theta.dtype, device=theta.device) * 2 + 1) / width - 1)[None, None, :]
-    grid = torch.empty(len(theta), height, width, 2, dtype=theta.dtype, device=theta.device)
+    axes = []
     for axis in range(2):
         x_weight, y_weight, offset = (theta[:, axis, column, None, None] for column in range(3))
-        torch.addcmul(torch.addcmul(offset, y_weight, ys), x_weight, xs, out=grid[..., axis])
-    return grid
+        axes.append(torch.addcmul(torch.addcmul(offset, y_weight, ys), x_weight, xs))
+    # Stacked rather than written into slices of one tensor: torch.compile traces no out= into a strided view.
+    return torch.stack(axes, dim=-1)

@@ -31,8 +31,6 @@ def native_bf16(device_type):
     return _cuda_computes_bf16() if device_type == "cuda" else _cpu_computes_bf16()
 
 
-# One answer per process and setting: torch.compile takes it as a constant rather than tracing the probes.
-@torch.compiler.assume_constant_result
 def autocast_dtype(mixed_precision, device_type):
     """The dtype the backbone autocasts to on ``device_type``, or None for float32.
 
