@@ -163,7 +163,8 @@ def _default_sets(args):
     test_images, test_labels = load_digit_bank(subset="test")
     valid_bank, test_bank = (test_images[::2], test_labels[::2]), (test_images[1::2], test_labels[1::2])
     seed = args.random_state
-    sets = [make_digit_sums(*bank, n, n_digits=args.n_digits or 4, random_state=seed + i)[:2]
+    layout = (1, args.max_digits) if args.max_digits else args.n_digits or 4
+    sets = [make_digit_sums(*bank, n, n_digits=layout, random_state=seed + i)[:2]
             for i, (bank, n) in enumerate([(train_bank, args.n_samples), (valid_bank, args.n_valid),
                                            (test_bank, args.n_test)])]
     print(f"Training on {args.n_samples:,} sum-labelled images of the {len(train_bank[0]):,} embedded MNIST digits; "
@@ -183,8 +184,11 @@ def _estimator(args, image_width):
         check_backbone(args.backbone, args.depth, False)
     except ValueError as error:
         raise UsageError(f"--depth {args.depth}: {error}") from None
+    if args.max_digits and args.n_digits:
+        raise UsageError("--n-digits and --max-digits: give one (a fixed number of digits in slots, or up to "
+                         "--max-digits anywhere)")
     params = dict(random_state=args.random_state, verbose=args.verbose, device=args.device,
-                  backbone=args.backbone, depth=args.depth,
+                  backbone=args.backbone, depth=args.depth, max_digits=args.max_digits,
                   n_digits=args.n_digits or max(1, image_width // 28))
     for name in ("lr", "max_epochs"):
         if getattr(args, name) is not None:
@@ -210,7 +214,7 @@ def _train(args):
         clf = _estimator(args, X.shape[-1])
         print(f"Training on {len(X)} images from {args.data}.")
     else:
-        clf = _estimator(args, 28 * (args.n_digits or 4))
+        clf = _estimator(args, 28 * (args.max_digits or args.n_digits or 4))
         bank, ((X, y), valid, test) = _default_sets(args)
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
@@ -219,7 +223,8 @@ def _train(args):
     if args.synthetic:
         from .synthetic import SyntheticDigitsGenerator
 
-        generator = SyntheticDigitsGenerator(n_digits=clf.n_digits, random_state=args.random_state,
+        layout = clf.n_digits if clf.max_digits is None else (1, clf.max_digits)
+        generator = SyntheticDigitsGenerator(n_digits=layout, width=X.shape[-1], random_state=args.random_state,
                                              verbose=args.verbose)
         clf.set_params(synthetic=generator if bank is None else generator.fit(*bank), n_synthetic=args.synthetic)
     start = time.perf_counter()
@@ -296,7 +301,9 @@ def _prediction_sets(model, args, X):
     if y_calibration is None:
         raise UsageError(f"{args.calibration} has no labels: calibration needs an .npz file with X and y")
     try:
-        sums = target_sums(y_calibration, model.n_digits)  # MAPIE takes one label per image: the sum
+        # MAPIE takes one label per image: the sum
+        most = model.max_digits or model.n_digits
+        sums = target_sums(y_calibration, most, free_layout=model.max_digits is not None)
     except (TypeError, ValueError) as error:
         raise UsageError(f"{args.calibration}: {error}") from None
     labelled = sums >= 0
@@ -363,6 +370,9 @@ def build_parser():
     train.add_argument("--max-epochs", type=_number(int), help="epochs (default: the estimator's, 30)")
     train.add_argument("--n-digits", type=_number(int),
                        help="digits per image (default: 4 for the embedded data, image width / 28 for --data)")
+    train.add_argument("--max-digits", type=_number(int),
+                       help="images hold up to N digits anywhere, read by the column reader; the embedded data "
+                            "then holds 1 to N digits on 28 x 28N images")
     train.add_argument("--synthetic", type=_number(int, zero=True), default=0, metavar="N",
                        help="also train on N fresh synthetic images with their digits each epoch (default 0)")
     train.add_argument("--n-samples", type=_number(int), default=10_000,

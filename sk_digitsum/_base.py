@@ -61,6 +61,7 @@ PARAMETER_CONSTRAINTS = {
     "backbone": [StrOptions(set(BACKBONES))],
     "depth": [Interval(numbers.Integral, 1, None, closed="left"), None],
     "n_digits": [Interval(numbers.Integral, 1, None, closed="left")],
+    "max_digits": [Interval(numbers.Integral, 1, None, closed="left"), None],
     "image_shape": [tuple, list, None],
     "ema_beta": [Interval(numbers.Real, 0, 1, closed="left"), None],
     "pretrained": ["boolean", str, os.PathLike, None],
@@ -90,13 +91,11 @@ PARAMETER_CONSTRAINTS = {
 class _DigitClassifierBase(NeuralNetClassifier):
     """Shared machinery of the digit-sum estimators; not for direct use.
 
-    Subclasses name their network (``_network``) and criterion
-    (``_criterion``) classes, and whether training must see the labels as
-    true sums (:meth:`_needs_true_sums`).
+    Subclasses name their network and criterion for the layout the
+    parameters set (:meth:`_network_and_criterion`), and whether training
+    must see the labels as true sums (:meth:`_needs_true_sums`).
     """
 
-    _network = None
-    _criterion = None
     _parameter_constraints = PARAMETER_CONSTRAINTS
     # Whether get_iterator may read a skorch dataset a whole batch at a time.
     _reads_whole_batches = True
@@ -107,6 +106,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
         depth=None,
         *,
         n_digits=4,
+        max_digits=None,
         image_shape=None,
         ema_beta=0.99,
         pretrained=False,
@@ -149,6 +149,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
         self.backbone = backbone
         self.depth = depth
         self.n_digits = n_digits
+        self.max_digits = max_digits
         self.image_shape = image_shape
         self.ema_beta = ema_beta
         self.pretrained = pretrained
@@ -184,6 +185,14 @@ class _DigitClassifierBase(NeuralNetClassifier):
     def _needs_true_sums(self):
         """Whether training reads the labels as the true sums, not as arbitrary class labels."""
         return self.synthetic is not None
+
+    def _network_and_criterion(self):
+        """The network class and the layout options it takes; the criterion class and its layout options."""
+        raise NotImplementedError
+
+    def _most_digits(self):
+        """The most digits an image holds: ``max_digits`` where digits may sit anywhere, else ``n_digits``."""
+        return self.n_digits if self.max_digits is None else self.max_digits
 
     # -------------------------------------------------------------------- fit
     def fit(self, X, y, **fit_params):
@@ -261,8 +270,9 @@ class _DigitClassifierBase(NeuralNetClassifier):
                              "give the sums (n,) or the digits (n, n_digits) of the images.")
         self._check_params()
         shape = self.image_shape_ if resume and self.initialized_ else self.image_shape
-        images = _validation.check_images(X, expected_shape=shape, row_shape=composed_image_shape(self.n_digits))
-        sums, digits = _validation.check_labels(y, len(images), self.n_digits, require_label=self.synthetic is None)
+        images = _validation.check_images(X, expected_shape=shape, row_shape=composed_image_shape(self._most_digits()))
+        sums, digits = _validation.check_labels(y, len(images), self._most_digits(), require_label=self.synthetic is None,
+                                                free_layout=self.max_digits is not None)
         caller = _validation.reencoding_caller()
         if caller is not None and self._needs_true_sums():
             raise ValueError(
@@ -272,7 +282,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
                 "\"Use scikit-learn's meta-estimators\" in the user guide for each tool's recipe."
             )
         synthetic = None if self.synthetic is None else fitted_source(
-            self.synthetic, self.n_digits, images.shape[2:], self.verbose)
+            self.synthetic, self._most_digits(), images.shape[2:], self.verbose)
         return images, sums, digits, synthetic
 
     def _check_params(self):
@@ -280,7 +290,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
         validate_parameter_constraints(self._parameter_constraints, self.get_params(deep=False),
                                        caller_name=type(self).__name__)
         check_backbone(self.backbone, self.depth, self.pretrained)
-        _validation.check_classes(self.classes, self.n_digits)
+        _validation.check_classes(self.classes, self._most_digits())
         if self.image_shape is not None:
             _validation.check_range(self.image_shape, "image_shape", low=DIGIT_SIZE, ordered=False)
         augmentation_ranges(self.augment)
@@ -349,18 +359,19 @@ class _DigitClassifierBase(NeuralNetClassifier):
         return callbacks + [("print_log", PrintLog())]
 
     def initialize_module(self):
-        shape = self.image_shape or getattr(self, "image_shape_", None) or composed_image_shape(self.n_digits)
-        self.module_ = (self.module or self._network)(
+        shape = self.image_shape or getattr(self, "image_shape_", None) or composed_image_shape(self._most_digits())
+        network, layout, _, _ = self._network_and_criterion()
+        self.module_ = (self.module or network)(
             backbone=self.backbone, depth=self.depth, pretrained=self.pretrained, image_shape=tuple(shape),
-            n_digits=self.n_digits, mixed_precision=self.mixed_precision, augment=self.augment,
-            **self.get_params_for("module"),
+            mixed_precision=self.mixed_precision, augment=self.augment, **layout, **self.get_params_for("module"),
         )
         self.image_shape_ = tuple(shape)
         return self
 
     def initialize_criterion(self):
-        criterion = self.criterion or self._criterion
-        self.criterion_ = criterion(synthetic_weight=self.synthetic_weight, **self.get_params_for("criterion"))
+        _, _, criterion, layout = self._network_and_criterion()
+        self.criterion_ = (self.criterion or criterion)(synthetic_weight=self.synthetic_weight, **layout,
+                                                        **self.get_params_for("criterion"))
         return self
 
     def torch_compile(self, module, name):
@@ -391,7 +402,7 @@ class _DigitClassifierBase(NeuralNetClassifier):
         if y is not None and self.classes is None:
             seen = self.classes_inferred_[self.classes_inferred_ >= 0]  # -1 marks unlabelled images
             # With no real label at all, a synthetic source labels every sum.
-            self.classes_inferred_ = seen if len(seen) else np.arange(9 * self.n_digits + 1)
+            self.classes_inferred_ = seen if len(seen) else np.arange(9 * self._most_digits() + 1)
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         try:
@@ -545,14 +556,15 @@ class _DigitClassifierBase(NeuralNetClassifier):
             Fraction of the labelled images whose sum is predicted exactly;
             images labelled -1 (unlabelled) are left out.
         """
-        return _validation.sum_accuracy(self.predict(X), y, self.n_digits, sample_weight)
+        return _validation.sum_accuracy(self.predict(X), y, self._most_digits(), sample_weight,
+                                        free_layout=self.max_digits is not None)
 
     def _sum_columns(self):
         """The sums ``predict_proba``'s columns stand for: ``classes_``, else every possible sum."""
         try:
             return np.asarray(self.classes_)
         except AttributeError:  # initialised and loaded, never fitted: nothing says which sums were seen
-            return np.arange(9 * self.n_digits + 1)
+            return np.arange(9 * self._most_digits() + 1)
 
     def _outputs(self, X):
         """Network outputs, batch by batch: images through the folded network, skorch data through skorch.

@@ -53,13 +53,14 @@ for _name in _REMOVED_MODULES:
 def upgrade_unpickled(estimator):
     """Give an unpickled estimator of an earlier version the attributes this version reads.
 
-    0.3 had no ``image_shape`` parameter and versions before 0.4.1 no
-    ``n_features_in_``; networks before 0.6 did their scaling and
+    0.3 had no ``image_shape`` parameter, versions before 0.4.1 no
+    ``n_features_in_`` and versions before 0.6 no ``max_digits``; networks before 0.6 did their scaling and
     augmentation outside the module, and EMA callbacks before 0.6 had no
     warm-up. Attributes already there are left alone.
     """
     state = estimator.__dict__
     state.setdefault("image_shape", None)
+    state.setdefault("max_digits", None)
     if "image_shape_" in state:
         state.setdefault("n_features_in_", int(np.prod(state["image_shape_"])))
     if "module_" in state:

@@ -191,7 +191,7 @@ def _check_integral(y, what):
     return y.astype(np.int64)
 
 
-def check_labels(y, n_samples, n_digits, *, require_label=False):
+def check_labels(y, n_samples, n_digits, *, require_label=False, free_layout=False):
     """Validate sum or digit labels; -1 marks an unlabelled image.
 
     Parameters
@@ -202,10 +202,13 @@ def check_labels(y, n_samples, n_digits, *, require_label=False):
     n_samples : int
         The number of images they label.
     n_digits : int
-        Digits per image.
+        Digits per image; with ``free_layout``, the most digits an image holds.
     require_label : bool, default=False
         Refuse labels that are all -1: nothing to learn from without a
         synthetic source.
+    free_layout : bool, default=False
+        Images hold up to ``n_digits`` digits: a row of digits lists them
+        left to right and ends in -1 (as ``make_digit_sums`` returns them).
 
     Returns
     -------
@@ -237,11 +240,16 @@ def check_labels(y, n_samples, n_digits, *, require_label=False):
             raise ValueError(f"Digit labels must lie in 0..9, or rows be all -1 for an unlabelled image; found "
                              f"values from {y.min()} to {y.max()}.")
         unlabelled = (y == -1).all(axis=1)
-        mixed = np.flatnonzero((y == -1).any(axis=1) & ~unlabelled)
+        if free_layout:  # digits, then -1 past the last: no digit after a -1
+            mixed = np.flatnonzero(((y[:, 1:] >= 0) & (y[:, :-1] == -1)).any(axis=1))
+            rule = "lists its image's digits left to right, then -1 past the last"
+        else:
+            mixed = np.flatnonzero((y == -1).any(axis=1) & ~unlabelled)
+            rule = "holds every digit of its image, or is all -1 for an unlabelled image"
         if len(mixed):
             raise ValueError(f"Row {mixed[0]} of the digit labels mixes -1 with digits ({y[mixed[0]].tolist()}): a "
-                             "row holds every digit of its image, or is all -1 for an unlabelled image.")
-        return _some_labelled(np.where(unlabelled, -1, y.sum(axis=1)), require_label), y
+                             f"row {rule}.")
+        return _some_labelled(np.where(unlabelled, -1, np.where(y >= 0, y, 0).sum(axis=1)), require_label), y
     raise ValueError(f"y must have shape (n,) for sums or (n, {n_digits}) for digits; got {y.shape}.")
 
 
@@ -252,12 +260,12 @@ def _some_labelled(sums, required):
     return sums
 
 
-def target_sums(y, n_digits):
+def target_sums(y, n_digits, free_layout=False):
     """The sums of labels given as sums (n,) or digits (n, n_digits)."""
-    return check_labels(y, len(y), n_digits)[0]
+    return check_labels(y, len(y), n_digits, free_layout=free_layout)[0]
 
 
-def sum_accuracy(predicted, y, n_digits, sample_weight=None):
+def sum_accuracy(predicted, y, n_digits, sample_weight=None, free_layout=False):
     """The fraction of the labelled images whose sum ``predicted`` holds; images labelled -1 are left out.
 
     Parameters
@@ -268,12 +276,14 @@ def sum_accuracy(predicted, y, n_digits, sample_weight=None):
         True sums or digits; -1 (or a row of -1) for an unlabelled image.
     n_digits : int
     sample_weight : array-like of shape (n,) or None
+    free_layout : bool, default=False
+        Digit rows end in -1 past the last digit (:func:`check_labels`).
 
     Returns
     -------
     accuracy : float
     """
-    sums = target_sums(y, n_digits)
+    sums = target_sums(y, n_digits, free_layout)
     labelled = sums >= 0
     if not labelled.any():
         raise ValueError("Every label is -1 (unlabelled): score needs images with their sums or digits.")

@@ -260,11 +260,20 @@ def sample_digit_indices(labels, n_samples, n_digits, random_state):
 
 @validate_params({"images": ["array-like"], "labels": ["array-like"],
                   "n_samples": [Interval(numbers.Integral, 0, None, closed="left")],
-                  "n_digits": [Interval(numbers.Integral, 1, None, closed="left")],
+                  "n_digits": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list],
+                  "width": [Interval(numbers.Integral, DIGIT_SIZE, None, closed="left"), None],
                   "random_state": ["random_state"], "return_indices": ["boolean"]},
                  prefer_skip_nested_validation=True)
-def make_digit_sums(images, labels, n_samples=10_000, n_digits=4, *, random_state=None, return_indices=False):
-    """Compose images of ``n_digits`` bank digits written side by side.
+def make_digit_sums(images, labels, n_samples=10_000, n_digits=4, *, width=None, random_state=None,
+                    return_indices=False):
+    """Compose images of bank digits written side by side, in fixed slots or at free positions.
+
+    With an int ``n_digits`` and no ``width``, every image holds ``n_digits``
+    digits in 28-pixel slots. With a range ``n_digits=(low, high)`` or a
+    canvas wider than the digits, the layout is free: each image holds a
+    number of digits drawn uniformly from the range, left to right at random
+    positions on a canvas ``width`` pixels wide, with random margins and gaps
+    (:func:`sample_layouts`), as on forms where amounts vary in length.
 
     Parameters
     ----------
@@ -274,23 +283,29 @@ def make_digit_sums(images, labels, n_samples=10_000, n_digits=4, *, random_stat
         Digit bank labels, 0-9.
     n_samples : int, default=10_000
         Number of composed images.
-    n_digits : int, default=4
-        Digits per image.
+    n_digits : int or (int, int), default=4
+        Digits per image, or the range ``(low, high)`` (both included) their
+        number is drawn from.
+    width : int or None, default=None
+        Canvas width in pixels, at least 28 times the most digits; None: 28
+        times the most digits.
     random_state : int, RandomState instance or None, default=None
-        Controls which digits are drawn.
+        Controls which digits are drawn, and where they go.
     return_indices : bool, default=False
-        Also return the bank index of every digit, e.g. to render the same
-        digits again with :meth:`SyntheticDigitsGenerator.render`.
+        Also return the bank index of every digit (-1 past an image's last
+        digit), e.g. to render the same digits again with
+        :meth:`SyntheticDigitsGenerator.render`.
 
     Returns
     -------
-    X : ndarray of shape (n_samples, 28, 28 * n_digits), dtype uint8
+    X : ndarray of shape (n_samples, 28, width), dtype uint8
         The composed images.
     y : ndarray of shape (n_samples,)
         The sum of the digits of each image.
-    digits : ndarray of shape (n_samples, n_digits)
-        The digits, left to right.
-    indices : ndarray of shape (n_samples, n_digits)
+    digits : ndarray of shape (n_samples, high)
+        The digits, left to right; in a free layout, -1 past an image's last
+        digit (``high`` is ``n_digits`` where it is an int).
+    indices : ndarray of shape (n_samples, high)
         Only if ``return_indices``: the bank index of each digit.
 
     Examples
@@ -299,13 +314,134 @@ def make_digit_sums(images, labels, n_samples=10_000, n_digits=4, *, random_stat
     >>> X, y, digits = make_digit_sums(*load_digit_bank(), n_samples=3, random_state=0)
     >>> X.shape, bool((digits.sum(axis=1) == y).all())
     ((3, 28, 112), True)
+
+    One to six digits anywhere on a 168-pixel canvas:
+
+    >>> X, y, digits = make_digit_sums(*load_digit_bank(), n_samples=2, n_digits=(1, 6), random_state=0)
+    >>> X.shape, digits.shape, bool((np.where(digits >= 0, digits, 0).sum(axis=1) == y).all())
+    ((2, 28, 168), (2, 6), True)
     """
     images, labels = _check_bank(images, labels)
-    indices = sample_digit_indices(labels, n_samples, n_digits, random_state)
-    digits = labels[indices]
-    X = concatenate_digits(images, indices)
-    result = (X, digits.sum(axis=1), digits)
+    low, high = digit_range(n_digits)
+    width = DIGIT_SIZE * high if width is None else width
+    if not is_free_layout(n_digits, width):
+        indices = sample_digit_indices(labels, n_samples, high, random_state)
+        digits = labels[indices]
+        X = concatenate_digits(images, indices)
+        result = (X, digits.sum(axis=1), digits)
+        return result + (indices,) if return_indices else result
+    rng = check_random_state(random_state)
+    offsets = sample_layouts(n_samples, (low, high), width, rng)
+    indices = np.where(offsets >= 0, sample_digit_indices(labels, n_samples, high, rng), -1)
+    digits = np.where(indices >= 0, labels[indices], -1)
+    X = place_digits(images, indices, offsets, width)
+    result = (X, np.where(digits >= 0, digits, 0).sum(axis=1), digits)
     return result + (indices,) if return_indices else result
+
+
+def digit_range(n_digits):
+    """``(low, high)``: the fewest and most digits an image holds, from an int or a range.
+
+    Examples
+    --------
+    >>> from sk_digitsum.datasets import digit_range
+    >>> digit_range(4), digit_range((1, 6))
+    ((4, 4), (1, 6))
+    """
+    if isinstance(n_digits, numbers.Integral):
+        return int(n_digits), int(n_digits)
+    if (isinstance(n_digits, (tuple, list)) and len(n_digits) == 2
+            and all(isinstance(value, numbers.Integral) for value in n_digits) and 0 <= n_digits[0] <= n_digits[1]
+            and n_digits[1] >= 1):
+        return int(n_digits[0]), int(n_digits[1])
+    raise ValueError(f"n_digits must be a positive int or a range (low, high) with 0 <= low <= high and "
+                     f"high >= 1; got {n_digits!r}.")
+
+
+def is_free_layout(n_digits, width):
+    """Whether images of ``n_digits`` (an int or a range) on a canvas ``width`` wide place digits freely."""
+    low, high = digit_range(n_digits)
+    if width < DIGIT_SIZE * high:
+        raise ValueError(f"A canvas {width} pixels wide cannot hold {high} digits of {DIGIT_SIZE} pixels: "
+                         f"width must be at least {DIGIT_SIZE * high}.")
+    return low != high or width != DIGIT_SIZE * high
+
+
+def sample_layouts(n_samples, n_digits, width, random_state=None):
+    """Where the digits of free-layout images go: the left edge of each digit, -1 past the last.
+
+    Each image takes a number of digits uniformly from ``n_digits``; the
+    space the digits leave on the canvas is split into random margins and
+    gaps (the digits' left edges are sorted uniform draws over the free
+    space), so digits never overlap and may touch.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_digits : (int, int)
+        Fewest and most digits, both included.
+    width : int
+        Canvas width in pixels, at least 28 times the most digits.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    offsets : ndarray of shape (n_samples, high), dtype int64
+        Left edge of each digit in pixels, left to right; -1 past the last.
+
+    Examples
+    --------
+    >>> from sk_digitsum.datasets import sample_layouts
+    >>> offsets = sample_layouts(3, (1, 3), 100, random_state=0)
+    >>> offsets.shape, bool((offsets[offsets >= 0] + 28 <= 100).all())
+    ((3, 3), True)
+    """
+    low, high = digit_range(n_digits)
+    is_free_layout(n_digits, width)  # checks that the digits fit
+    rng = check_random_state(random_state)
+    counts = rng.randint(low, high + 1, size=n_samples)
+    present = np.arange(high) < counts[:, None]
+    free = width - DIGIT_SIZE * counts
+    # Sorted uniform draws over the free space, one per digit: the space before each digit.
+    before = np.sort(np.where(present, rng.uniform(size=(n_samples, high)), np.inf), axis=1)
+    before = np.minimum(np.floor(np.where(present, before, 0) * (free[:, None] + 1)), free[:, None])
+    return np.where(present, before.astype(np.int64) + DIGIT_SIZE * np.arange(high), -1)
+
+
+def place_digits(images, indices, offsets, width):
+    """Place bank digits on canvases ``width`` wide at the given left edges; -1 indices leave no digit.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_bank, h, w)
+    indices : ndarray of shape (n_samples, k)
+        Bank indices, -1 for no digit.
+    offsets : ndarray of shape (n_samples, k)
+        Left edge of each digit, in pixels.
+    width : int
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, h, width)
+        Where digits overlap, the brighter pixel wins.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_digitsum.datasets import place_digits
+    >>> bank = np.array([[[1, 1]], [[2, 2]]])
+    >>> place_digits(bank, np.array([[1, 0, -1]]), np.array([[0, 3, -1]]), width=6)
+    array([[[2, 2, 0, 1, 1, 0]]])
+    """
+    n_samples, height, digit_width = len(indices), images.shape[1], images.shape[2]
+    out = np.zeros((n_samples, height, width), dtype=images.dtype)
+    by_column = out.transpose(0, 2, 1)  # a view: (n, width, h), so that fancy indexing picks columns
+    for position in range(indices.shape[1]):  # one digit position at a time: no copy of the whole set
+        rows = np.flatnonzero(indices[:, position] >= 0)
+        columns = offsets[rows, position, None] + np.arange(digit_width)
+        digits = images[indices[rows, position]].transpose(0, 2, 1)
+        by_column[rows[:, None], columns] = np.maximum(by_column[rows[:, None], columns], digits)
+    return out
 
 
 def _check_bank(images, labels):

@@ -10,7 +10,11 @@ import torch
 
 from . import _compat, persistence
 from ._base import _DigitClassifierBase
-from .nn import BACKBONES, DigitHeadsLoss, DigitHeadsNet, DigitSumNet, SumLoss, describe_backbones
+from ._reading import read_columns
+from .nn import (
+    BACKBONES, DigitHeadsLoss, DigitHeadsNet, DigitReaderLoss, DigitReaderNet, DigitSumNet, SumLoss,
+    describe_backbones,
+)
 
 
 _DOC_TEMPLATE = """{summary}
@@ -26,7 +30,20 @@ _DOC_TEMPLATE = """{summary}
         layers, 1-16 (default 6, in ``module__stages=3`` stages; a depth
         below 3 needs fewer stages). None takes the backbone's default.
     n_digits : int, default=4
-        Digits per image; sums run over 0..9 * n_digits.
+        Digits per image, in 28-pixel slots side by side; sums run over
+        0..9 * n_digits.
+    max_digits : int or None, default=None
+        Let the digits vary in number, up to ``max_digits``, and sit anywhere
+        (as on forms, where amounts vary in length and people leave gaps);
+        ``n_digits`` is then unused and sums run over 0..9 * max_digits.
+        :class:`DigitHeadsClassifier` then reads with a column reader
+        (:class:`~sk_digitsum.nn.DigitReader`): each column of the feature
+        map reads a digit or nothing, and the exact sum distribution runs
+        over every reading; :class:`DigitSumClassifier`'s head assumes no
+        slots already and reads the wider range of sums. Digit labels are
+        rows of the digits left to right, then -1 (as
+        :func:`~sk_digitsum.datasets.make_digit_sums` gives them for
+        ``n_digits=(low, high)``). None keeps the fixed slots.
     image_shape : (int, int) or None, default=None
         (H, W) of the images the network reads. None: those of the images
         seen in fit, and 28 x 28 * n_digits for a network built before fit
@@ -155,8 +172,9 @@ class DigitSumClassifier(_DigitClassifierBase):
     True
     """
 
-    _network = DigitSumNet
-    _criterion = SumLoss
+    def _network_and_criterion(self):
+        # A sum head over the whole image: it assumes no slots, so free layouts only widen the sums.
+        return DigitSumNet, {"n_digits": self._most_digits()}, SumLoss, {}
 
 
 class DigitHeadsClassifier(_DigitClassifierBase):
@@ -192,15 +210,17 @@ class DigitHeadsClassifier(_DigitClassifierBase):
     np.True_
     """
 
-    _network = DigitHeadsNet
-    _criterion = DigitHeadsLoss
+    def _network_and_criterion(self):
+        if self.max_digits is None:
+            return DigitHeadsNet, {"n_digits": self.n_digits}, DigitHeadsLoss, {}
+        return DigitReaderNet, {"max_digits": self.max_digits}, DigitReaderLoss, {"max_digits": self.max_digits}
 
     def _needs_true_sums(self):
         # The sum layer reads a label s as the digits adding up to s.
         return True
 
     def predict_digit_proba(self, X):
-        """Probability of each digit at each position.
+        """Probability of each digit at each position (fixed slots only).
 
         Parameters
         ----------
@@ -210,12 +230,21 @@ class DigitHeadsClassifier(_DigitClassifierBase):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_digits, 10)
+
+        Raises
+        ------
+        AttributeError
+            With ``max_digits`` set: digits found anywhere have no fixed
+            positions; :meth:`read_digits` says which were read and where.
         """
+        if self.max_digits is not None:
+            raise AttributeError("predict_digit_proba gives the digits of fixed slots; with max_digits the digits "
+                                 "sit anywhere: use predict_digits or read_digits.")
         return np.concatenate([torch.softmax(logits.detach().float(), dim=-1).cpu().numpy()
                                for logits in self._outputs(X)])
 
     def predict_digits(self, X):
-        """Most probable digit at each position.
+        """The digits read in each image, left to right.
 
         Parameters
         ----------
@@ -224,9 +253,42 @@ class DigitHeadsClassifier(_DigitClassifierBase):
 
         Returns
         -------
-        digits : ndarray of shape (n_samples, n_digits)
+        digits : ndarray of shape (n_samples, n_digits) or (n_samples, max_digits)
+            The most probable digit in each slot; with ``max_digits``, the
+            digits read, left to right, then -1 past the last (the form
+            ``make_digit_sums`` gives and ``fit`` takes). Learnt from sums
+            alone, a 0 and an empty stretch of paper add the same to every
+            sum, so 0s may be missed or read in gaps; digit labels or
+            synthetic digits teach them.
         """
-        return self.predict_digit_proba(X).argmax(axis=2)
+        if self.max_digits is None:
+            return self.predict_digit_proba(X).argmax(axis=2)
+        return self.read_digits(X)[0]
+
+    def read_digits(self, X):
+        """The digits read in each image, left to right, and where (``max_digits`` set).
+
+        The reader's most probable symbol in each column of its feature map
+        (about 8 pixels of image); a run of columns reading one digit reads
+        it once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W), (n_samples, 1, H, W) or (n_samples, H * W)
+            Images of the size seen in fit.
+
+        Returns
+        -------
+        digits : ndarray of shape (n_samples, max_digits)
+            The digits read, left to right, -1 past the last.
+        centres : ndarray of shape (n_samples, max_digits)
+            The horizontal centre of each digit read, in pixels; NaN past the last.
+        """
+        if self.max_digits is None:
+            raise AttributeError("read_digits finds digits anywhere, with max_digits set; with fixed slots, "
+                                 "use predict_digits.")
+        logits = np.concatenate([output.detach().float().cpu().numpy() for output in self._outputs(X)])
+        return read_columns(logits, self.image_shape_[1], self.max_digits)
 
 
 persistence.register_estimator(DigitSumClassifier)

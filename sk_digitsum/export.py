@@ -4,9 +4,10 @@ The graph is the network's own forward pass (:mod:`sk_digitsum.nn.networks`),
 folded for prediction and run in float32, followed by the sum probabilities
 over ``classes_``: it takes uint8 images of shape (n, H, W), ``n`` free, and
 returns what ``predict_proba`` returns (and, for ``DigitHeadsClassifier``,
-what ``predict_digit_proba`` returns). The file's metadata holds what a
-predictor needs besides: ``classes_``, the image shape, ``n_digits``, the
-estimator class and the package version. :class:`sk_digitsum.runtime.OnnxPredictor`
+what ``predict_digit_proba`` returns, or with ``max_digits`` the reader's
+column probabilities). The file's metadata holds what a predictor needs
+besides: ``classes_``, the image shape, ``n_digits`` (the most digits),
+``max_digits``, the estimator class and the package version. :class:`sk_digitsum.runtime.OnnxPredictor`
 reads it with ONNX Runtime, without torch.
 
 Needs the ``onnx`` extra (``pip install "sk_digitsum[onnx]"``) and torch 2.6
@@ -24,7 +25,7 @@ from .nn import folded
 from .persistence import replacing, saved_class
 
 INPUT = "images"
-SUM_PROBA, DIGIT_PROBA = "sum_proba", "digit_proba"
+SUM_PROBA, DIGIT_PROBA, COLUMN_PROBA = "sum_proba", "digit_proba", "column_proba"
 
 
 class _SumProbabilities(nn.Module):
@@ -64,7 +65,9 @@ def to_onnx(estimator, path):
     -----
     The graph's input ``images`` is uint8, shape (n, H, W) with ``n`` free;
     its output ``sum_proba`` has shape (n, n_classes) over ``classes_``, and
-    ``DigitHeadsClassifier`` adds ``digit_proba``, (n, n_digits, 10). It runs
+    ``DigitHeadsClassifier`` adds ``digit_proba``, (n, n_digits, 10), or with
+    ``max_digits`` ``column_proba``, (n, columns, 11), from which
+    ``read_digits`` reads the digits. It runs
     in float32 whatever ``mixed_precision`` says, with each conv+BatchNorm
     pair folded as ``predict`` folds it.
 
@@ -92,14 +95,16 @@ def to_onnx(estimator, path):
     with_digits = hasattr(estimator, "predict_digit_proba")
     model = _SumProbabilities(network, estimator._sum_columns(), with_digits).eval()
     example = torch.zeros((2, *estimator.image_shape_), dtype=torch.uint8)
-    outputs = [SUM_PROBA, DIGIT_PROBA] if with_digits else [SUM_PROBA]
+    max_digits = getattr(estimator, "max_digits", None)
+    outputs = [SUM_PROBA, DIGIT_PROBA if max_digits is None else COLUMN_PROBA] if with_digits else [SUM_PROBA]
     with torch.no_grad():
         program = torch.onnx.export(model, (example,), input_names=[INPUT], output_names=outputs,
                                     dynamic_shapes={INPUT: {0: torch.export.Dim("batch")}}, dynamo=True,
                                     verbose=False)
     proto = program.model_proto
     metadata = {"classes": [int(c) for c in estimator._sum_columns()], "image_shape": list(estimator.image_shape_),
-                "n_digits": int(estimator.n_digits), "estimator": saved_class(estimator).__name__,
+                "n_digits": int(estimator._most_digits()), "max_digits": max_digits,
+                "estimator": saved_class(estimator).__name__,
                 "version": __version__}
     for key, value in metadata.items():
         entry = proto.metadata_props.add()

@@ -113,7 +113,8 @@ def plot_errors(model, X, y, *, max_images=24, n_cols=4):
     plt = _pyplot()
     X = np.asarray(X)
     y = np.asarray(y)
-    true_sums = target_sums(y, model.n_digits)
+    max_digits = getattr(model, "max_digits", None)
+    true_sums = target_sums(y, max_digits or model.n_digits, free_layout=max_digits is not None)
     predicted = model.predict(X)
     wrong = np.flatnonzero(predicted != true_sums)[:max_images]
     read = model.predict_digits(X[wrong]) if hasattr(model, "predict_digits") and len(wrong) else None
@@ -123,7 +124,7 @@ def plot_errors(model, X, y, *, max_images=24, n_cols=4):
         ax.axis("off")
     for ax, index, position in zip(axes.ravel(), wrong, range(len(wrong))):
         ax.imshow(X[index].reshape(X.shape[-2:]), cmap="gray", vmin=0, vmax=255 if X.dtype == np.uint8 else 1)
-        truth = "".join(map(str, y[index])) + f" = {true_sums[index]}" if y.ndim == 2 else f"{true_sums[index]}"
+        truth = "".join(map(str, y[index][y[index] >= 0])) + f" = {true_sums[index]}" if y.ndim == 2 else f"{true_sums[index]}"
         ax.set_title(f"true {truth} | read {_reading(predicted[index], None if read is None else read[position])}",
                      fontsize=8)
     if not len(wrong):
@@ -140,5 +141,6 @@ def _reading(predicted_sum, digits):
     """
     if digits is None:
         return f"{predicted_sum}"
+    digits = digits[digits >= 0]  # a reader of digits anywhere pads with -1
     text = "".join(map(str, digits)) + f" = {digits.sum()}"
     return text if digits.sum() == predicted_sum else f"{text}, likeliest sum {predicted_sum}"

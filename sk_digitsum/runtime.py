@@ -16,6 +16,7 @@ import json
 import numpy as np
 
 from . import _validation
+from ._reading import read_columns
 
 _BATCH = 1024  # images per call of the session: bounded memory, and few calls
 
@@ -45,7 +46,9 @@ class OnnxPredictor:
     image_shape_ : tuple of int
         (H, W) of the images the model reads.
     n_digits : int
-        Digits per image.
+        Digits per image; with ``max_digits``, the most an image holds.
+    max_digits : int or None
+        The estimator's ``max_digits``: None for digits in fixed slots.
     estimator_ : str
         The class of the estimator that was exported.
     version_ : str
@@ -71,6 +74,7 @@ class OnnxPredictor:
         self.classes_ = np.asarray(json.loads(metadata["classes"]))
         self.image_shape_ = tuple(json.loads(metadata["image_shape"]))
         self.n_digits = int(json.loads(metadata["n_digits"]))
+        self.max_digits = json.loads(metadata.get("max_digits", "null"))
         self.estimator_ = json.loads(metadata["estimator"])
         self.version_ = json.loads(metadata["version"])
         self._outputs = [output.name for output in self.session_.get_outputs()]
@@ -98,13 +102,20 @@ class OnnxPredictor:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def predict_digit_proba(self, X):
-        """Probability of each digit at each position; (n, n_digits, 10). DigitHeadsClassifier only."""
+        """Probability of each digit at each position; (n, n_digits, 10). DigitHeadsClassifier in slots only."""
         return self._run(X, "digit_proba")
 
     def predict_digits(self, X):
-        """Most probable digit at each position; (n, n_digits). DigitHeadsClassifier only."""
-        return self.predict_digit_proba(X).argmax(axis=2)
+        """The digits read, as ``DigitHeadsClassifier.predict_digits``: (n, n_digits), -1 past the last."""
+        if self.max_digits is None:
+            return self.predict_digit_proba(X).argmax(axis=2)
+        return self.read_digits(X)[0]
+
+    def read_digits(self, X):
+        """The digits read and their centres in pixels, as ``DigitHeadsClassifier.read_digits``; max_digits only."""
+        return read_columns(self._run(X, "column_proba"), self.image_shape_[1], self.max_digits)
 
     def score(self, X, y, sample_weight=None):
         """Sum accuracy on the labelled images (labels of -1 are left out), as the estimators score."""
-        return _validation.sum_accuracy(self.predict(X), y, self.n_digits, sample_weight)
+        return _validation.sum_accuracy(self.predict(X), y, self.n_digits, sample_weight,
+                                        free_layout=self.max_digits is not None)

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import ValidSplit
 from torch.utils.data import IterableDataset, Subset, get_worker_info
 
-from .datasets import composed_image_shape, load_digit_bank
+from .datasets import digit_range, load_digit_bank
 
 
 class Batch(NamedTuple):
@@ -138,7 +138,7 @@ def fitted_source(generator, n_digits, image_shape, verbose):
     generator : SyntheticDigitsGenerator
         The estimator's ``synthetic`` parameter; it is left as it is.
     n_digits : int
-        Digits per image of the estimator.
+        The most digits an image of the estimator holds.
     image_shape : tuple of int
         (H, W) of the real training images.
     verbose : int
@@ -155,10 +155,12 @@ def fitted_source(generator, n_digits, image_shape, verbose):
         fitted = clone(generator).fit(*load_digit_bank())
     if not verbose:
         fitted.set_params(verbose=0)
-    if fitted.n_digits != n_digits or tuple(image_shape) != composed_image_shape(n_digits):
+    most = digit_range(fitted.n_digits)[1]
+    if most != n_digits or tuple(image_shape) != fitted.image_shape:
         raise ValueError(
-            f"The synthetic generator makes 28x{28 * fitted.n_digits} images of {fitted.n_digits} "
-            f"digits but X holds {image_shape[0]}x{image_shape[1]} images and n_digits={n_digits}."
+            f"The synthetic generator makes {fitted.image_shape[0]}x{fitted.image_shape[1]} images of up to "
+            f"{most} digits but X holds {image_shape[0]}x{image_shape[1]} images of up to {n_digits}: give the "
+            "generator the estimator's digits and image width (n_digits, width)."
         )
     return fitted
 
@@ -212,8 +214,10 @@ class SyntheticDigitStream(_StreamPasses):
 
     Yields
     ------
-    image : torch.Tensor of shape (28, 28 * n_digits), dtype uint8
+    image : torch.Tensor of shape (28, W), dtype uint8
+        ``W`` the generator's width (``image_shape``).
     digits : torch.Tensor of shape (n_digits,), dtype int64
+        Left to right; in a free layout, -1 past the last digit.
 
     Examples
     --------
@@ -297,14 +301,14 @@ class RealAndSyntheticStream(_StreamPasses):
         n_synthetic = _worker_share(len(self.synthetic), worker, n_workers)
         own = np.random.RandomState(np.random.SeedSequence(pass_key, spawn_key=(worker,)).generate_state(4))
         from_synthetic = own.permutation(np.repeat([False, True], [len(real_rows), n_synthetic]))
-        unknown_digits = torch.full((self.synthetic.generator.n_digits,), -1, dtype=torch.int64)
+        unknown_digits = torch.full((digit_range(self.synthetic.generator.n_digits)[1],), -1, dtype=torch.int64)
         synthetic = iter(self.synthetic)
         real_rows = iter(real_rows)
         for take_synthetic in from_synthetic:
             if take_synthetic:
                 image, digits = next(synthetic)
                 image = image[None].float() / 255 if self.as_float else image[None]
-                yield Batch(image, digits, True), digits.sum()
+                yield Batch(image, digits, True), digits.clamp(min=0).sum()  # -1 past the last digit
                 continue
             x, total = self.real[next(real_rows)]
             real = Batch.of(x)

@@ -12,8 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from ._validation import check_range
-from .datasets import DIGIT_SIZE, sample_digit_indices
-from .nn.augment import distort_slots
+from .datasets import DIGIT_SIZE, digit_range, is_free_layout, place_digits, sample_digit_indices, sample_layouts
+from .nn.augment import add_noise, distort_slots
 
 # Images rendered at once: a chunk's float working set then stays in the CPU
 # cache, which makes rendering twice as fast as with chunks of thousands.
@@ -24,7 +24,10 @@ _PROGRESS_FROM = 20_000
 class SyntheticDigitsGenerator(BaseEstimator):
     """Make labelled multi-digit images from a bank of single digits.
 
-    Each image holds ``n_digits`` random bank digits side by side. Every digit
+    Each image holds ``n_digits`` random bank digits side by side, in fixed
+    28-pixel slots, or, with a range of ``n_digits`` or a wider canvas, a
+    random number of them at free positions (as
+    :func:`~sk_digitsum.datasets.make_digit_sums` places them). Every digit
     is rotated, rescaled, shifted (possibly into its neighbour's slot, so
     strokes may touch), its strokes thickened or thinned, and the whole image
     gets background noise. Unlike real data, every synthetic image comes with
@@ -37,8 +40,10 @@ class SyntheticDigitsGenerator(BaseEstimator):
 
     Parameters
     ----------
-    n_digits : int, default=4
-        Digits per image.
+    n_digits : int or (int, int), default=4
+        Digits per image, or the range ``(low, high)`` their number is drawn from.
+    width : int or None, default=None
+        Canvas width in pixels; None: 28 times the most digits.
     rotation : float, default=12.0
         Largest rotation, in degrees, either way.
     scale : tuple of float, default=(0.85, 1.1)
@@ -84,9 +89,10 @@ class SyntheticDigitsGenerator(BaseEstimator):
     ((8, 28, 112), dtype('uint8'), True)
     """
 
-    def __init__(self, n_digits=4, rotation=12.0, scale=(0.85, 1.1), shift=(3.0, 2.0), stroke=0.6,
+    def __init__(self, n_digits=4, width=None, rotation=12.0, scale=(0.85, 1.1), shift=(3.0, 2.0), stroke=0.6,
                  noise=0.08, elastic=0.0, random_state=None, verbose=1):
         self.n_digits = n_digits
+        self.width = width
         self.rotation = rotation
         self.scale = scale
         self.shift = shift
@@ -97,7 +103,8 @@ class SyntheticDigitsGenerator(BaseEstimator):
         self.verbose = verbose
 
     _parameter_constraints = {
-        "n_digits": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_digits": [Interval(numbers.Integral, 1, None, closed="left"), tuple, list],
+        "width": [Interval(numbers.Integral, DIGIT_SIZE, None, closed="left"), None],
         "rotation": [Interval(numbers.Real, 0, None, closed="left")],
         "scale": [tuple, list],
         "shift": [tuple, list],
@@ -113,6 +120,12 @@ class SyntheticDigitsGenerator(BaseEstimator):
                                        caller_name=type(self).__name__)
         check_range(self.scale, "scale", low=0, low_inclusive=False)
         check_range(self.shift, "shift", low=0, ordered=False)
+        is_free_layout(self.n_digits, self.image_shape[1])  # checks the digits fit the canvas
+
+    @property
+    def image_shape(self):
+        """(H, W) of the images made: 28 high, ``width`` (or 28 times the most digits) wide."""
+        return DIGIT_SIZE, self.width or DIGIT_SIZE * digit_range(self.n_digits)[1]
 
     def fit(self, images, labels):
         """Store the digit bank.
@@ -166,51 +179,83 @@ class SyntheticDigitsGenerator(BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, 28, 28 * n_digits), dtype uint8
+        X : ndarray of shape (n_samples, 28, width), dtype uint8
         sums : ndarray of shape (n_samples,)
-        digits : ndarray of shape (n_samples, n_digits)
+        digits : ndarray of shape (n_samples, high)
+            The digits left to right; in a free layout, -1 past the last.
         """
         check_is_fitted(self, "images_")
+        self._check_params()
         check_scalar(n_samples, "n_samples", numbers.Integral, min_val=0)
         rng = self.rng_ if random_state is None else check_random_state(random_state)
-        indices = sample_digit_indices(self.labels_, n_samples, self.n_digits, rng)
-        digits = self.labels_[indices]
-        return self.render(indices, random_state=rng), digits.sum(axis=1), digits
+        width, high = self.image_shape[1], digit_range(self.n_digits)[1]
+        if not is_free_layout(self.n_digits, width):
+            indices = sample_digit_indices(self.labels_, n_samples, high, rng)
+            digits = self.labels_[indices]
+            return self.render(indices, random_state=rng), digits.sum(axis=1), digits
+        offsets = sample_layouts(n_samples, self.n_digits, width, rng)
+        indices = np.where(offsets >= 0, sample_digit_indices(self.labels_, n_samples, high, rng), -1)
+        digits = np.where(indices >= 0, self.labels_[indices], -1)
+        images = self.render(indices, offsets=offsets, random_state=rng)
+        return images, np.where(digits >= 0, digits, 0).sum(axis=1), digits
 
-    def render(self, indices, random_state=None):
+    def render(self, indices, offsets=None, random_state=None):
         """Render distorted images of given bank digits.
 
         Parameters
         ----------
         indices : array-like of shape (n_samples, n_digits)
-            Index into the bank of each digit, left to right.
+            Index into the bank of each digit, left to right; -1 for no
+            digit, where ``offsets`` are given.
+        offsets : array-like of shape (n_samples, n_digits) or None, default=None
+            Left edge of each digit on a canvas of ``image_shape``, in pixels
+            (:func:`~sk_digitsum.datasets.sample_layouts`); None puts the
+            digits in 28-pixel slots side by side.
         random_state : int, RandomState instance or None, default=None
             As in :meth:`sample`.
 
         Returns
         -------
         X : ndarray of shape (n_samples, 28, 28 * n_digits), dtype uint8
+            Or (n_samples, 28, width) with ``offsets``.
         """
         check_is_fitted(self, "images_")
         self._check_params()
         rng = self.rng_ if random_state is None else check_random_state(random_state)
         indices = np.asarray(indices)
-        n_bank = len(self.images_)
+        n_bank, lowest = len(self.images_), 0 if offsets is None else -1
         if indices.ndim != 2 or not np.issubdtype(indices.dtype, np.integer) or (
-                indices.size and (indices.min() < 0 or indices.max() >= n_bank)):
+                indices.size and (indices.min() < lowest or indices.max() >= n_bank)):
             raise ValueError(f"indices must be an (n_samples, n_digits) array of bank indices in 0..{n_bank - 1}; "
                              f"got shape {indices.shape}, dtype {indices.dtype}.")
+        if offsets is not None:
+            offsets = np.asarray(offsets)
+            if offsets.shape != indices.shape or (offsets[indices >= 0] + DIGIT_SIZE > self.image_shape[1]).any():
+                raise ValueError(f"offsets must have the shape of indices, {indices.shape}, and keep every digit "
+                                 f"on the {self.image_shape[1]}-pixel canvas.")
         seed = int(rng.randint(2**31 - 1))
-        images = np.empty((len(indices), DIGIT_SIZE, DIGIT_SIZE * indices.shape[1]), dtype=np.uint8)
+        width = DIGIT_SIZE * indices.shape[1] if offsets is None else self.image_shape[1]
+        images = np.empty((len(indices), DIGIT_SIZE, width), dtype=np.uint8)
+        distortions = dict(rotation=self.rotation, scale=self.scale, shift=self.shift, stroke=self.stroke,
+                           elastic=self.elastic)
 
         def render_chunk(start):
             # A seed per chunk: the images do not depend on which thread draws them.
             generator = torch.Generator().manual_seed(seed + start)
-            digits = torch.from_numpy(self.images_[indices[start:start + _CHUNK]]).float().div_(255)
-            chunk = distort_slots(digits, rotation=self.rotation, scale=self.scale, shift=self.shift,
-                                  stroke=self.stroke, noise=self.noise, elastic=self.elastic,
-                                  generator=generator)
-            images[start:start + len(chunk)] = chunk.mul_(255).round_().to(torch.uint8).numpy()
+            rows = slice(start, start + _CHUNK)
+            if offsets is None:
+                digits = torch.from_numpy(self.images_[indices[rows]]).float().div_(255)
+                chunk = distort_slots(digits, **distortions, noise=self.noise, generator=generator)
+            else:
+                # Each digit distorted on its own 28-pixel patch, then placed on the canvas.
+                present = indices[rows] >= 0
+                patches = torch.from_numpy(self.images_[indices[rows][present]]).float().div_(255)[:, None]
+                patches = distort_slots(patches, **distortions, noise=0.0, generator=generator)
+                numbered = np.full(present.shape, -1)
+                numbered[present] = np.arange(len(patches))
+                chunk = add_noise(torch.from_numpy(place_digits(patches.numpy(), numbered, offsets[rows], width)),
+                                  self.noise, generator)
+            images[rows] = chunk.mul_(255).round_().to(torch.uint8).numpy()
             return len(chunk)
 
         # None lets tqdm draw the bar on a terminal only: its carriage returns stay out of piped logs.

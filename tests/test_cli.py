@@ -49,11 +49,28 @@ def test_the_main_job_shows_its_progress_saves_the_safe_format_and_reports_accur
     assert "\x1b" not in out, "a captured (piped) log holds no control codes"
 
 
+@pytest.mark.slow
+def test_train_and_predict_read_digits_anywhere_with_max_digits(tmp_path, capsys):
+    from sk_digitsum.datasets import load_digit_bank, make_digit_sums
+
+    model = tmp_path / "reader.pt"
+    main(["train", "--max-digits", "3", "--n-samples", "64", "--n-valid", "16", "--n-test", "32",
+          "--max-epochs", "1", "--verbose", "0", "--out", str(model)])
+    assert "Sum accuracy on 32 images of new writers' digits" in capsys.readouterr().out
+    clf = load_model(model)
+    assert clf.max_digits == 3 and clf.image_shape_ == (28, 84)
+    X, y, _ = make_digit_sums(*load_digit_bank(subset="test"), n_samples=20, n_digits=(1, 3), random_state=0)
+    np.savez(tmp_path / "forms.npz", X=X, y=y)
+    main(["predict", "--model", str(model), "--data", str(tmp_path / "forms.npz")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "image,sum" and [int(line.split(",")[1]) for line in lines[1:]] == clf.predict(X).tolist()
+
+
 def test_the_main_job_validates_and_tests_on_new_writers_even_and_odd_digits():
     from sk_digitsum.datasets import load_digit_bank
 
     class Args:
-        n_samples, n_valid, n_test, n_digits, random_state = 50, 20, 20, None, 0
+        n_samples, n_valid, n_test, n_digits, max_digits, random_state = 50, 20, 20, None, None, 0
 
     train_bank, ((X, _), (X_valid, _), (X_test, _)) = _default_sets(Args)
     slots = lambda images: {digit.tobytes() for image in images for digit in np.split(image, 4, axis=1)}  # noqa: E731
@@ -133,6 +150,7 @@ DAMAGED = "not an sk_digitsum model file, or it is damaged"
     (["train", "--device", "gpu"], "unknown device 'gpu': use cpu, cuda, cuda:N or auto"),
     (["train", "--max-epochs", "0"], "--max-epochs: '0' must be greater than 0"),
     (["train", "--lr", "fast"], "--lr: 'fast' is not a number"),
+    (["train", "--n-digits", "3", "--max-digits", "4"], "--n-digits and --max-digits: give one"),
     (["train", "--synthetic", "-5"], "--synthetic: '-5' must be 0 or more"),
     (["train", "--out", "{d}/model.h5"], "end the name in .pt (safe format) or .joblib (pickle)"),
     (["train", "--out", "{d}/no/such/folder/model.pt"], "output folder {d}/no/such/folder does not exist"),

@@ -158,6 +158,40 @@ def test_make_digit_sums_layout(bank):
         np.testing.assert_array_equal(X[:, :, 28 * position: 28 * (position + 1)], images[indices[:, position]])
 
 
+def test_free_layout_places_each_digit_whole_at_its_offset_left_to_right(bank):
+    from sk_digitsum.datasets import sample_layouts
+
+    images, labels = bank
+    X, y, digits, indices = make_digit_sums(images, labels, n_samples=300, n_digits=(1, 6), random_state=0,
+                                            return_indices=True)
+    offsets = sample_layouts(300, (1, 6), 168, np.random.RandomState(0))  # the draw make_digit_sums makes first
+    assert X.shape == (300, 28, 168)
+    counts = (digits >= 0).sum(axis=1)
+    assert set(counts) == {1, 2, 3, 4, 5, 6}
+    # digits first, then -1; the sum of the digits; the digits of the bank images placed
+    assert ((digits >= 0) == (np.arange(6) < counts[:, None])).all() and ((indices >= 0) == (digits >= 0)).all()
+    np.testing.assert_array_equal(y, np.where(digits >= 0, digits, 0).sum(axis=1))
+    np.testing.assert_array_equal(digits[digits >= 0], labels[indices[indices >= 0]])
+    assert ((offsets >= 0) == (digits >= 0)).all()
+    left, right = offsets[:, :-1], offsets[:, 1:]
+    assert (right[right >= 0] >= left[right >= 0] + 28).all()  # left to right, never overlapping
+    for row in range(300):
+        ink = X[row].astype(bool).any(axis=0)
+        for position in range(counts[row]):
+            start = offsets[row, position]
+            np.testing.assert_array_equal(X[row, :, start:start + 28], images[indices[row, position]])
+            ink[start:start + 28] = False
+        assert not ink.any()  # nothing outside the digits
+    assert len(np.unique(offsets[:, 0])) > 50  # margins vary
+
+
+def test_free_layout_of_a_fixed_count_on_a_wider_canvas(bank):
+    X, y, digits = make_digit_sums(*bank, n_samples=20, n_digits=4, width=140, random_state=0)
+    assert X.shape == (20, 28, 140) and (digits >= 0).all()
+    with pytest.raises(ValueError, match="cannot hold 6 digits"):
+        make_digit_sums(*bank, n_samples=2, n_digits=(1, 6), width=150)
+
+
 def test_make_digit_sums_is_reproducible_and_uniform(bank):
     first = make_digit_sums(*bank, n_samples=4000, random_state=3)
     second = make_digit_sums(*bank, n_samples=4000, random_state=3)
@@ -181,7 +215,7 @@ def test_concatenate_digits_orders_left_to_right():
 
 @pytest.mark.parametrize("call, message", [
     (lambda bank: make_digit_sums(*bank, n_samples=10, n_digits=0),
-     r"'n_digits' parameter of make_digit_sums must be an int in the range \[1, inf\)\. Got 0"),
+     r"'n_digits' parameter of make_digit_sums must be an int in the range \[1, inf\), .*tuple.*Got 0"),
     (lambda bank: make_digit_sums(*bank, n_samples=-1), r"'n_samples' parameter .* range \[0, inf\)\. Got -1"),
     (lambda bank: split_digit_bank(*bank, every=1), r"'every' parameter .* range \[2, inf\)\. Got 1"),
     (lambda bank: sample_digit_indices(bank[1], 5, 0, 0), r"'n_digits' parameter of sample_digit_indices"),

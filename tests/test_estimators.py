@@ -559,3 +559,85 @@ def test_the_teacher_is_the_moving_average_reading_unaugmented_images(small_data
     read = clf._teacher_outputs(torch.from_numpy(X[:4]), unlabelled)
     with torch.no_grad():
         torch.testing.assert_close(read[[0, 2]], clf.module_.eval()(torch.from_numpy(X[:4][[0, 2]])), rtol=0, atol=0)
+
+
+@pytest.fixture(scope="module")
+def free_layout(bank):
+    """One to three digits anywhere on 28x84 images."""
+    return make_digit_sums(*bank, n_samples=96, n_digits=(1, 3), random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted_reader(free_layout):
+    X, y, _ = free_layout
+    return DigitHeadsClassifier(max_digits=3, **FAST).fit(X, y)
+
+
+def test_a_reader_of_digits_anywhere_predicts_sums_and_reads_digits_left_to_right(fitted_reader, free_layout):
+    from sk_digitsum.nn import DigitReaderNet
+
+    X, y, digits = free_layout
+    assert isinstance(fitted_reader.module_, DigitReaderNet) and fitted_reader.image_shape_ == (28, 84)
+    proba = fitted_reader.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(fitted_reader.predict(X), fitted_reader.classes_[proba.argmax(axis=1)])
+    read, centres = fitted_reader.read_digits(X)
+    assert read.shape == centres.shape == (96, 3)
+    np.testing.assert_array_equal(fitted_reader.predict_digits(X), read)
+    present = read >= 0
+    assert not (present[:, 1:] & ~present[:, :-1]).any()  # digits first, then -1
+    assert (np.isnan(centres) == ~present).all() and ((centres[present] > 0) & (centres[present] < 84)).all()
+    later = present[:, 1:]
+    assert (centres[:, 1:][later] > centres[:, :-1][later]).all()  # left to right
+    assert fitted_reader.score(X, digits) == fitted_reader.score(X, y)
+    with pytest.raises(AttributeError, match="sit anywhere"):
+        fitted_reader.predict_digit_proba(X)
+
+
+def test_a_reader_learns_from_digit_rows_sums_and_unlabelled_images_in_one_fit(free_layout):
+    X, y, digits = free_layout
+    labels = digits.copy()
+    labels[::3] = -1  # unlabelled
+    clf = DigitHeadsClassifier(max_digits=3, **FAST).fit(X, labels)
+    assert np.isfinite(clf.history_[:, "train_loss"]).all()
+    wrong = digits.copy()
+    wrong[0] = [-1, 3, -1]
+    with pytest.raises(ValueError, match="left to right, then -1 past the last"):
+        DigitHeadsClassifier(max_digits=3, **FAST).fit(X, wrong)
+    with pytest.raises(ValueError, match=r"0\.\.27"):
+        DigitHeadsClassifier(max_digits=3, **FAST).fit(X, np.full(len(X), 30))
+
+
+@pytest.mark.slow
+def test_a_reader_learns_sums_of_digits_anywhere_from_sums_alone(bank_split):
+    train, test = bank_split
+    X, y, _ = make_digit_sums(*train, 4000, n_digits=(1, 2), width=70, random_state=0)
+    X_test, y_test, _ = make_digit_sums(*test, 400, n_digits=(1, 2), width=70, random_state=1)
+    clf = DigitHeadsClassifier(max_digits=2, max_epochs=12, verbose=0, random_state=0).fit(X, y)
+    assert clf.score(X_test, y_test) > 0.75  # chance: about 0.1
+
+
+def test_the_sum_classifier_reads_sums_of_up_to_max_digits(free_layout):
+    X, y, _ = free_layout
+    clf = DigitSumClassifier(max_digits=3, classes=range(28), **FAST).fit(X, y)
+    assert clf.predict_proba(X).shape == (96, 28) and clf.module_.head.classifier[-1].out_features == 28
+
+
+def test_a_reader_round_trips_through_the_safe_format_joblib_and_clone(fitted_reader, free_layout, tmp_path):
+    X = free_layout[0]
+    fitted_reader.save(tmp_path / "reader.pt")
+    loaded = DigitHeadsClassifier.load(tmp_path / "reader.pt")
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted_reader.predict_proba(X))
+    joblib.dump(fitted_reader, tmp_path / "reader.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "reader.joblib").read_digits(X)[0],
+                                  fitted_reader.read_digits(X)[0])
+    assert clone(fitted_reader).get_params()["max_digits"] == 3
+
+
+def test_a_reader_trains_on_synthetic_digits_of_its_layout(free_layout):
+    X, y, _ = free_layout
+    matching = SyntheticDigitsGenerator(n_digits=(1, 3), verbose=0)
+    clf = DigitHeadsClassifier(max_digits=3, synthetic=matching, n_synthetic=64, **FAST).fit(X, y)
+    assert clf.synthetic_.image_shape == (28, 84)
+    with pytest.raises(ValueError, match="up to 4 digits but X holds 28x84 images of up to 3"):
+        DigitHeadsClassifier(max_digits=3, synthetic=SyntheticDigitsGenerator(), **FAST).fit(X, y)

@@ -57,7 +57,7 @@ def test_the_graph_takes_uint8_images_of_any_batch_and_its_metadata_say_what_pre
     assert [output.name for output in model.graph.output] == ["sum_proba", "digit_proba"]
     metadata = {entry.key: json.loads(entry.value) for entry in model.metadata_props}
     assert metadata == {"classes": list(range(0, 37, 2)), "image_shape": [28, 112], "n_digits": 4,
-                        "estimator": "DigitHeadsClassifier", "version": __version__}
+                        "max_digits": None, "estimator": "DigitHeadsClassifier", "version": __version__}
     predictor = OnnxPredictor(path)
     for n in (1, 37, 1025):  # one image, and more than a session call takes at once
         batch = np.resize(X, (n, 28, 112))
@@ -83,6 +83,24 @@ def test_an_onnx_file_of_something_else_is_refused_with_the_way_to_make_one(tmp_
     onnx.save(helper.make_model(graph), tmp_path / "other.onnx")
     with pytest.raises(ValueError, match=r"not one sk_digitsum exported .*clf.to_onnx\(path\)"):
         OnnxPredictor(tmp_path / "other.onnx")
+
+
+@pytest.mark.parametrize("backbone", [
+    dict(module__width=8),
+    pytest.param(dict(backbone="resnet", depth=18), marks=pytest.mark.slow),
+], ids=["digitnet", "resnet18"])
+def test_a_reader_of_digits_anywhere_exports_its_sums_and_readings(backbone, tmp_path):
+    X, y, digits = make_digit_sums(*load_digit_bank(), n_samples=96, n_digits=(1, 3), random_state=0)
+    X_new, y_new, _ = make_digit_sums(*load_digit_bank(subset="test"), n_samples=100, n_digits=(1, 3),
+                                      random_state=1)
+    clf = DigitHeadsClassifier(max_digits=3, **SMALL, **backbone).fit(X, digits)
+    predictor = OnnxPredictor(clf.to_onnx(tmp_path / "model.onnx"))
+    assert (predictor.max_digits, predictor.n_digits) == (3, 3)
+    np.testing.assert_allclose(predictor.predict_proba(X_new), clf.predict_proba(X_new), atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(predictor.predict(X_new), clf.predict(X_new))
+    assert predictor.score(X_new, y_new) == clf.score(X_new, y_new)
+    for ours, theirs in zip(predictor.read_digits(X_new), clf.read_digits(X_new)):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 def test_an_unfitted_estimator_is_not_exported(tmp_path):

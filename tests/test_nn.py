@@ -284,3 +284,62 @@ def test_unlabelled_rows_learn_the_teachers_confident_readings(loss, shape):
     torch.testing.assert_close(criterion(outputs, sums, teacher=teacher), expected)
     # without a teacher (validation) the unlabelled rows are left out of the mean
     torch.testing.assert_close(criterion(outputs, sums), labelled_only)
+
+
+def _readings(n_columns):
+    """Every reading of ``n_columns`` columns, with the digits it reads (runs merged, 10 = no digit)."""
+    for symbols in itertools.product(range(11), repeat=n_columns):
+        digits = [symbol for position, symbol in enumerate(symbols)
+                  if symbol != 10 and (position == 0 or symbols[position - 1] != symbol)]
+        yield symbols, digits
+
+
+@pytest.mark.parametrize("max_digits", [2, 4])
+def test_reading_sum_layer_matches_enumeration_of_readings(max_digits):
+    from sk_digitsum.nn import ReadingSumLayer
+
+    torch.manual_seed(2)
+    logits = torch.randn(2, 4, 11) * 2
+    log_probs = torch.log_softmax(logits, -1)
+    expected = torch.zeros(2, 9 * max_digits + 1)
+    for symbols, digits in _readings(4):
+        if len(digits) <= max_digits:  # readings of more digits are left out
+            expected[:, sum(digits)] += log_probs[:, range(4), list(symbols)].sum(1).exp()
+    torch.testing.assert_close(ReadingSumLayer(max_digits)(logits).exp(), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_reading_sum_layer_is_finite_for_confident_wrong_readings():
+    from sk_digitsum.nn import ReadingSumLayer
+
+    logits = torch.full((2, 21, 11), -50.0)
+    logits[:, :, 3] = 50.0  # every column reads 3: one digit 3
+    logits.requires_grad_(True)
+    log_proba = ReadingSumLayer(max_digits=6)(logits)
+    assert log_proba[0].argmax() == 3
+    (-log_proba[:, 40].sum()).backward()  # a sum no reading reaches but through improbable symbols
+    assert torch.isfinite(log_proba).all() and torch.isfinite(logits.grad).all()
+
+
+def test_reader_reads_columns_and_refuses_a_map_too_narrow():
+    from sk_digitsum.nn import DigitReaderNet
+
+    net = DigitReaderNet(image_shape=(28, 168), max_digits=6, mixed_precision="no").eval()
+    logits = net(torch.zeros(3, 28, 168, dtype=torch.uint8))
+    assert logits.shape == (3, 21, 11) and net.sum_log_probs(logits).shape == (3, 55)
+    with pytest.raises(ValueError, match="too few to read 6 digits"):
+        DigitReaderNet(backbone="convnet", image_shape=(28, 168), max_digits=6)
+
+
+def test_reader_loss_is_ctc_for_digit_rows_and_sum_likelihood_for_sum_rows():
+    from sk_digitsum.nn import DigitReaderLoss, ReadingSumLayer
+
+    torch.manual_seed(3)
+    logits = torch.randn(2, 21, 11)
+    digits = torch.tensor([[3, 3, 4, -1, -1, -1], [-1] * 6])
+    sums = torch.tensor([10, 12])
+    loss = DigitReaderLoss(max_digits=6)(logits, sums, digits)
+    log_probs = torch.log_softmax(logits, -1)
+    ctc = torch.nn.functional.ctc_loss(log_probs[:1].transpose(0, 1), digits[:1, :3], torch.tensor([21]),
+                                       torch.tensor([3]), blank=10)
+    sum_nll = -ReadingSumLayer(6)(logits[1:])[0, 12]
+    torch.testing.assert_close(loss, (ctc * 3 + sum_nll) / 2)  # ctc_loss's mean divides by the length

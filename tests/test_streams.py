@@ -62,7 +62,7 @@ def test_fitted_source_fits_a_copy_on_the_embedded_bank_and_checks_the_image_siz
     assert not hasattr(users, "images_"), "the user's generator is left unfitted"
     np.testing.assert_array_equal(source.images_, bank[0])
     assert source.verbose == 0 and users.verbose == 1
-    with pytest.raises(ValueError, match="makes 28x56 images of 2 digits but X holds 28x112 images"):
+    with pytest.raises(ValueError, match="makes 28x56 images of up to 2 digits but X holds 28x112 images of up to 4"):
         fitted_source(users, n_digits=4, image_shape=(28, 112), verbose=0)
 
 

@@ -49,6 +49,29 @@ def test_each_image_holds_the_digits_its_labels_name_in_order(bank):
     assert len({tuple(row) for row in digits}) > 30  # varied rows: a shuffled pairing could not pass
 
 
+def test_free_layout_sample_holds_its_digits_where_undistorted_composition_puts_them(bank):
+    images, labels = bank
+    gen = SyntheticDigitsGenerator(n_digits=(1, 6), **IDENTITY, random_state=0).fit(images, labels)
+    X, sums, digits = gen.sample(200)
+    plain, plain_sums, plain_digits = make_digit_sums(images, labels, n_samples=200, n_digits=(1, 6),
+                                                      random_state=np.random.RandomState(0))
+    # the same draws as make_digit_sums, rendered without distortion: the same images
+    np.testing.assert_array_equal(X, plain)
+    np.testing.assert_array_equal(digits, plain_digits)
+    np.testing.assert_array_equal(sums, plain_sums)
+    assert X.shape == (200, 28, 168) and set((digits >= 0).sum(axis=1)) == {1, 2, 3, 4, 5, 6}
+
+
+def test_free_layout_sample_distorts_and_refuses_digits_that_do_not_fit(bank):
+    images, labels = bank
+    gen = SyntheticDigitsGenerator(n_digits=(2, 3), width=120, random_state=0).fit(images, labels)
+    X, sums, digits = gen.sample(50)
+    assert X.shape == (50, 28, 120) and digits.shape == (50, 3)
+    np.testing.assert_array_equal(sums, np.where(digits >= 0, digits, 0).sum(axis=1))
+    with pytest.raises(ValueError, match="cannot hold 6 digits"):
+        SyntheticDigitsGenerator(n_digits=(1, 6), width=100).fit(images, labels)
+
+
 def test_each_distortion_changes_images(bank):
     images, labels = bank
     indices = np.arange(40).reshape(10, 4) * 97

@@ -179,10 +179,27 @@ def distort_slots(slots, *, rotation, scale, shift, stroke, noise, elastic=0.0, 
     for position in range(n_digits):
         window = canvas[:, :, position * width: position * width + padded_width]
         window.clamp_(min=patches[:, position])  # in place, the maximum of the two
-    canvas = canvas[:, :, pad: pad + width * n_digits]
-    sigma = _uniform(n_samples, 0, noise, generator, device).view(-1, 1, 1)
-    canvas.addcmul_(sigma, _random(torch.randn, *canvas.shape, generator=generator, device=device))
-    return canvas.clamp_(0, 1)
+    return add_noise(canvas[:, :, pad: pad + width * n_digits], noise, generator)
+
+
+def add_noise(images, noise, generator=None):
+    """Gaussian background noise of a random level up to ``noise`` per image, in place; clipped to [0, 1].
+
+    Parameters
+    ----------
+    images : torch.Tensor of shape (n, h, w)
+        Float images in [0, 1].
+    noise : float
+        Largest standard deviation of the noise.
+    generator : torch.Generator or None, default=None
+
+    Returns
+    -------
+    images : torch.Tensor of shape (n, h, w)
+    """
+    sigma = _uniform(len(images), 0, noise, generator, images.device).view(-1, 1, 1)
+    images.addcmul_(sigma, _random(torch.randn, *images.shape, generator=generator, device=images.device))
+    return images.clamp_(0, 1)
 
 
 def _max_filter3(images):

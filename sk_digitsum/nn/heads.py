@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-N_DIGIT_CLASSES = 10
+from .._reading import N_DIGIT_CLASSES, NO_DIGIT
 
 
 def log_convolve(log_a, log_b):
@@ -158,3 +158,129 @@ class SumHead(nn.Module):
 
     def forward(self, features):
         return self.classifier(self.pool(features))
+
+
+class DigitReader(nn.Module):
+    """Read a digit, or no digit, in each column of a feature map: digits anywhere, in any number.
+
+    The map is averaged over its height into columns (about 8 pixels of
+    image each for DigitNet and ResNet); a convolution over three
+    neighbouring columns gives each column the context of its neighbours,
+    and a shared classifier scores 11 symbols per column: the digits 0-9 and
+    "no digit" (:data:`NO_DIGIT`, the last). A digit usually spans several
+    columns: consecutive columns that read the same digit read it once, and
+    a column of "no digit" separates two equal digits, as in CTC.
+    :class:`ReadingSumLayer` turns the column distributions into the exact
+    distribution of the sum.
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels of the backbone's feature map.
+    dropout : float, default=0.0
+        Dropout rate on the column features during training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import DigitReader
+    >>> DigitReader(in_channels=64)(torch.zeros(2, 64, 3, 21)).shape
+    torch.Size([2, 21, 11])
+    """
+
+    def __init__(self, in_channels, dropout=0.0):
+        super().__init__()
+        self.context = nn.Conv1d(in_channels, in_channels, 3, padding=1)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Conv1d(in_channels, N_DIGIT_CLASSES + 1, 1)
+
+    def forward(self, features):
+        columns = features.mean(dim=2)  # (N, C, columns)
+        hidden = F.relu(self.context(columns))
+        return self.classifier(self.dropout(hidden)).transpose(1, 2)
+
+
+class ReadingSumLayer(nn.Module):
+    """Exact log-distribution of the sum of the digits a :class:`DigitReader` reads.
+
+    The columns are independent given the image; a *reading* picks one
+    symbol per column, and its digits are the runs of equal digit symbols
+    (a run reads one digit; "no digit" separates runs). The probability of
+    a sum is that of all the readings of at most ``max_digits`` digits that
+    add up to it, computed exactly by a forward pass over the columns whose
+    state is the number of digits read so far, their sum and the last
+    symbol. Readings of more digits are left out, so the output sums to at
+    most 1. Leaving them out matters: it forbids reading a digit as pieces
+    that add up to it (a 5 as 1, 3 and 1) wherever an image holds many
+    digits, and the shared column classifier then reads whole digits
+    everywhere (``benchmarks/digits_anywhere.py``).
+
+    The pass runs on probabilities in float64, rescaled at every column (as
+    an HMM's forward algorithm is), over the reachable (count, sum) pairs
+    only: several times faster than in log space,
+    and a sum stays distinct from impossible, with a gradient, down to a
+    probability of 1e-300.
+
+    Parameters
+    ----------
+    max_digits : int
+        The most digits an image holds; sums run over 0..9 * max_digits.
+
+    Input: column logits (N, columns, 11). Output: log-probabilities (N,
+    9 * max_digits + 1) of the sums, float32.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import ReadingSumLayer
+    >>> logits = torch.full((1, 5, 11), -50.0)
+    >>> for column, symbol in enumerate([3, 3, 10, 3, 4]):     # 3, 3, no digit, 3, 4: reads 3, 3, 4
+    ...     logits[0, column, symbol] = 50.0
+    >>> int(ReadingSumLayer(max_digits=3)(logits).argmax())
+    10
+    """
+
+    def __init__(self, max_digits):
+        super().__init__()
+        self.max_digits = max_digits
+        # The state's last axis packs the reachable (count, sum) pairs, count c with sums 0..9c, at
+        # offsets[c] + sum. A new digit d moves (c - 1, s - d) to (c, s): source[d, i] is 1 + that pair's
+        # index, or 0 where there is none, pointing at a zero padded in front.
+        counts = torch.arange(max_digits + 1)
+        sizes = 9 * counts + 1
+        offsets = torch.cumsum(sizes, 0) - sizes
+        count = torch.repeat_interleave(counts, sizes)
+        total = torch.arange(len(count)) - offsets[count]
+        earlier_total = total[None, :] - torch.arange(N_DIGIT_CLASSES)[:, None]
+        earlier_count = (count - 1).clamp(min=0).expand_as(earlier_total)
+        reachable = (count > 0) & (earlier_total >= 0) & (earlier_total <= 9 * earlier_count)
+        self.register_buffer("source", torch.where(reachable, offsets[earlier_count] + earlier_total + 1, 0),
+                             persistent=False)
+        self.register_buffer("to_sums", F.one_hot(total, 9 * max_digits + 1).double(), persistent=False)
+
+    def forward(self, column_logits):
+        probs = torch.softmax(column_logits.to(torch.float64), dim=-1)
+        n_images, n_columns, _ = probs.shape
+        # ending_on_digit[n, d, i] and ending_on_nothing[n, i]: probability that the columns so far read the
+        # (count, sum) pair i and end on digit d, or on "no digit", divided by exp(log_scale[n]).
+        ending_on_digit = probs.new_zeros(n_images, N_DIGIT_CLASSES, self.source.shape[1])
+        ending_on_nothing = probs.new_zeros(n_images, self.source.shape[1])
+        ending_on_nothing[:, 0] = 1.0
+        log_scale = probs.new_zeros(n_images)
+        source = self.source.expand(n_images, -1, -1)
+        for column in range(n_columns):
+            digit_probs, nothing_prob = probs[:, column, :NO_DIGIT, None], probs[:, column, NO_DIGIT:]
+            so_far = ending_on_digit.sum(dim=1) + ending_on_nothing
+            # Reading digit d after any other symbol starts a new digit ...
+            new_digit = F.pad(so_far[:, None] - ending_on_digit, (1, 0)).gather(2, source)
+            # ... and reading d again right after d continues the same one.
+            ending_on_digit = digit_probs * (ending_on_digit + new_digit)
+            ending_on_nothing = nothing_prob * so_far
+            scale = ending_on_digit.sum(dim=(1, 2)) + ending_on_nothing.sum(dim=1)
+            ending_on_digit = ending_on_digit / scale[:, None, None]
+            ending_on_nothing = ending_on_nothing / scale[:, None]
+            log_scale = log_scale + scale.log()
+        sums = (ending_on_digit.sum(dim=1) + ending_on_nothing) @ self.to_sums
+        # Sums no reading reaches stay finite, and their gradients zero.
+        return (sums.clamp(min=1e-300).log() + log_scale[:, None]).float()
+

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .heads import DigitSumLayer
+from .._reading import NO_DIGIT
+from .heads import DigitSumLayer, ReadingSumLayer
 
 
 class _SemiSupervisedLoss(nn.Module):
@@ -125,3 +126,57 @@ class DigitHeadsLoss(_SemiSupervisedLoss):
             per_digit = F.cross_entropy(digit_logits.transpose(1, 2), digits.clamp(min=0), reduction="none")
             losses = torch.where(digits[:, 0] >= 0, per_digit.mean(dim=1), sum_nll)
         return self._mean_loss(digit_logits, losses, labelled, synthetic, teacher)
+
+
+class DigitReaderLoss(_SemiSupervisedLoss):
+    """Loss of the column reader (:class:`~sk_digitsum.nn.DigitReader`), from digit sequences or sums alone.
+
+    Rows with their digits (left to right, -1 past the last) take the CTC
+    loss of that sequence over the column readings, with "no digit" as the
+    blank. Rows with only a sum take the negative log-likelihood of that sum
+    under the exact sum distribution (:class:`~sk_digitsum.nn.ReadingSumLayer`).
+    Unlabelled rows learn the sum the teacher reads, where it is confident:
+    a sum is the same however the augmentation moved the digits between
+    columns, which a per-column target is not.
+
+    Parameters
+    ----------
+    max_digits : int
+        The most digits an image holds.
+    synthetic_weight : float, default=1.0
+        Weight of rows flagged as synthetic.
+    unlabelled_weight : float, default=1.0
+        Weight of the pseudo-label loss of unlabelled rows.
+    threshold : float, default=0.95
+        Teacher confidence in a sum from which its pseudo-label is used.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import DigitReaderLoss
+    >>> logits = torch.zeros(2, 21, 11)                      # every symbol equally likely in every column
+    >>> sums = torch.tensor([7, 12])
+    >>> digits = torch.tensor([[3, 4, -1, -1, -1, -1],      # digits known: 3 then 4
+    ...                        [-1, -1, -1, -1, -1, -1]])   # only the sum (12) known
+    >>> float(DigitReaderLoss(max_digits=6)(logits, sums, digits)) > 0
+    True
+    """
+
+    def __init__(self, max_digits, synthetic_weight=1.0, unlabelled_weight=1.0, threshold=0.95):
+        super().__init__(synthetic_weight, unlabelled_weight, threshold)
+        self.sum_layer = ReadingSumLayer(max_digits)
+
+    def forward(self, column_logits, sums, digits=None, synthetic=None, teacher=None):
+        column_logits = column_logits.float()
+        labelled = sums >= 0
+        sum_log_probs = self.sum_layer(column_logits)
+        losses = -sum_log_probs.gather(1, sums.clamp(min=0)[:, None]).squeeze(1)
+        if digits is not None:
+            lengths = (digits >= 0).sum(dim=1)
+            log_probs = torch.log_softmax(column_logits, dim=-1).transpose(0, 1)  # (columns, N, 11), as CTC takes
+            columns = torch.full_like(lengths, log_probs.shape[0])
+            sequence = F.ctc_loss(log_probs, digits.clamp(min=0), columns, lengths, blank=NO_DIGIT,
+                                  reduction="none", zero_infinity=True)
+            losses = torch.where(lengths > 0, sequence, losses)
+        teacher_sums = None if teacher is None else self.sum_layer(teacher)
+        return self._mean_loss(sum_log_probs, losses, labelled, synthetic, teacher_sums)

@@ -17,7 +17,7 @@ from torch.fx.experimental.optimization import fuse
 
 from .augment import SlotAugment
 from .backbones import build_backbone
-from .heads import DigitHeads, DigitSumLayer, SumHead
+from .heads import DigitHeads, DigitReader, DigitSumLayer, ReadingSumLayer, SumHead
 from .precision import autocast, in_float32
 
 
@@ -164,6 +164,71 @@ class DigitHeadsNet(_DigitNetwork):
     def sum_log_probs(self, digit_logits):
         """Exact log-probabilities of each sum, from the digit logits."""
         return self.sum_layer(digit_logits)
+
+
+class DigitReaderNet(_DigitNetwork):
+    """Backbone and :class:`DigitReader`: digits anywhere, in any number up to ``max_digits``.
+
+    Its output is one row of 11 symbol logits (the digits and "no digit")
+    per column of the feature map, shape (N, columns, 11);
+    :meth:`sum_log_probs` gives the exact distribution of the sum
+    (:class:`ReadingSumLayer`).
+
+    Parameters
+    ----------
+    backbone, depth, pretrained, image_shape
+        As in :func:`~sk_digitsum.nn.build_backbone`.
+    max_digits : int
+        The most digits an image holds; sums run over 0..9 * max_digits.
+    dropout : float, default=0.3
+        Dropout on the column features (see :class:`DigitReader`).
+    mixed_precision : {"auto", "bf16", "no"}, default="auto"
+        The backbone's precision (:func:`~sk_digitsum.nn.precision.autocast_dtype`).
+    augment : bool or dict, default=True
+        Distortion of training batches (:class:`~sk_digitsum.nn.augment.SlotAugment`,
+        over ``max_digits`` slots of the canvas).
+    **backbone_options
+        Passed to the backbone, e.g. ``width`` for digitnet.
+
+    Raises
+    ------
+    ValueError
+        Where the backbone's feature map has too few columns to read
+        ``max_digits`` digits (2 * max_digits - 1: two equal digits need a
+        column of "no digit" between them), as the 1x1 map of convnet.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_digitsum.nn import DigitReaderNet
+    >>> net = DigitReaderNet(image_shape=(28, 168), max_digits=6).eval()
+    >>> logits = net(torch.zeros(2, 28, 168, dtype=torch.uint8))
+    >>> logits.shape, net.sum_log_probs(logits).shape
+    (torch.Size([2, 21, 11]), torch.Size([2, 55]))
+    """
+
+    def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 168), max_digits=6,
+                 dropout=0.3, *, mixed_precision="auto", augment=True, **backbone_options):
+        super().__init__(backbone, depth, pretrained, image_shape, max_digits, mixed_precision, augment,
+                         backbone_options)
+        self.max_digits = max_digits
+        with torch.no_grad():
+            was_training = self.backbone.training
+            columns = self.backbone.eval()(torch.zeros(1, 1, *self.image_shape)).shape[-1]
+            self.backbone.train(was_training)
+        if columns < 2 * max_digits - 1:
+            raise ValueError(f"The {backbone} backbone reads {self.image_shape[0]}x{self.image_shape[1]} images "
+                             f"into {columns} columns, too few to read {max_digits} digits anywhere (at least "
+                             f"{2 * max_digits - 1}): use digitnet or resnet, or wider images.")
+        self.reader = DigitReader(self.backbone.out_channels, dropout=dropout)
+        self.sum_layer = ReadingSumLayer(max_digits)
+
+    def forward(self, images):
+        return in_float32(self.reader, self.features(images))
+
+    def sum_log_probs(self, column_logits):
+        """Exact log-probabilities of each sum, from the column logits."""
+        return self.sum_layer(column_logits)
 
 
 def folded(network):

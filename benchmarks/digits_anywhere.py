@@ -1,0 +1,252 @@
+"""Digits anywhere: the column reader (``DigitHeadsClassifier(max_digits=6)``) from sum labels alone.
+
+    python benchmarks/digits_anywhere.py folds reader uncapped no_augment_uncapped columns   # choices, on a fold
+    python benchmarks/digits_anywhere.py folds epochs_16 epochs_20                          # its cost, on a fold
+    python benchmarks/digits_anywhere.py run                                                # the protocol
+
+Images: 28x168 canvases holding 1 to 6 digits (uniformly many), left to right at random positions with
+random margins and gaps (``make_digit_sums(n_digits=(1, 6))``). Training: 10,000 such images of the 5,000
+embedded digits, labelled with their sums only.
+
+``folds`` chooses on the embedded bank alone: it trains on the bank less every fifth digit and tests on
+5,000 images of the held-out fifth (new digits, the same writers), for each variant named: ``reader``
+(the defaults, 30 epochs: the sum runs over the readings of at most ``max_digits`` digits, a run of a
+symbol reading one digit), ``epochs_16``, ``epochs_20`` and ``epochs_36`` (other epochs), ``uncapped`` (readings of
+any number of digits count: no count in the state, 2x cheaper), ``no_augment_uncapped`` (that, without
+the slot distortions), ``columns`` (every column reads its own digit, runs not merged: the sum is a
+plain convolution over the columns). Record: ``benchmarks/results/digits_anywhere_folds.md``.
+
+``run`` measures the choice: the reader on the protocol above, tested on 10,000 images laid out the same
+way from the odd-indexed MNIST test digits (accuracy per number of digits, and overall); today's default
+fit (``DigitHeadsClassifier()`` on 10,000 four-digit images of 28x112) in the same run, for the fit time
+and the fixed row (tight and scanned test images of the odd-indexed digits); and the reader trained on
+those fixed four-digit images, to compare with the slot heads there. Record:
+``benchmarks/results/digits_anywhere.md``; figure ``docs/_static/digits_anywhere.png``; the table goes to
+docs/results.md.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    RESULTS, ROOT, markdown_table, test_sets, training_set, write_docs_section, write_record,
+)
+
+from sk_digitsum import DigitHeadsClassifier  # noqa: E402
+from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank  # noqa: E402
+from sk_digitsum.nn import log_convolve  # noqa: E402
+
+MAX_DIGITS = 6
+LAYOUT = dict(n_digits=(1, MAX_DIGITS))
+FIGURE = ROOT / "docs" / "_static" / "digits_anywhere.png"
+
+
+class ColumnSums(torch.nn.Module):
+    """Rejected: every column reads its own digit; the sum is the convolution of the column values."""
+
+    def __init__(self, max_digits):
+        super().__init__()
+        self.n_sums = 9 * max_digits + 1
+
+    def forward(self, column_logits):
+        log_probs = torch.log_softmax(column_logits.float(), dim=-1)
+        values = torch.cat([torch.logaddexp(log_probs[..., :1], log_probs[..., 10:]), log_probs[..., 1:10]], -1)
+        while values.shape[1] > 1:
+            if values.shape[1] % 2:  # pair the odd column out with a column that surely reads nothing
+                surely_zero = torch.full_like(values[:, :1], -1e4)
+                surely_zero[..., 0] = 0.0
+                values = torch.cat([values, surely_zero], dim=1)
+            values = log_convolve(values[:, 0::2], values[:, 1::2])[..., :self.n_sums]
+        return values[:, 0]
+
+
+class UncappedReadingSums(torch.nn.Module):
+    """Rejected: readings of any number of digits count, so the state needs no count (2x cheaper)."""
+
+    def __init__(self, max_digits):
+        super().__init__()
+        self.n_sums = 9 * max_digits + 1
+        # A new digit d moves the sum s - d to s: source[d, s] indexes s - d in a sum axis padded by 9 in front.
+        self.register_buffer("source", torch.arange(self.n_sums)[None, :] + 9 - torch.arange(10)[:, None],
+                             persistent=False)
+
+    def forward(self, column_logits):
+        probs = torch.softmax(column_logits.to(torch.float64), dim=-1)
+        n, n_columns, n_symbols = probs.shape
+        state = probs.new_zeros(n, n_symbols, self.n_sums)
+        state[:, 10, 0] = 1.0
+        log_scale = probs.new_zeros(n)
+        source = self.source.expand(n, -1, -1)
+        for column in range(n_columns):
+            totals = state.sum(dim=1, keepdim=True)
+            new_digit = F.pad(totals - state[:, :10], (9, 0)).gather(2, source)
+            state = torch.cat([probs[:, column, :10, None] * (state[:, :10] + new_digit),
+                               probs[:, column, 10:, None] * totals], dim=1)
+            total = state.sum(dim=(1, 2))
+            state = state / total[:, None, None]
+            log_scale = log_scale + total.log()
+        return (state.sum(dim=1).clamp(min=1e-300).log() + log_scale[:, None]).float()
+
+
+VARIANTS = {
+    "reader": ({}, None),
+    "epochs_16": ({"max_epochs": 16}, None),
+    "epochs_20": ({"max_epochs": 20}, None),
+    "epochs_36": ({"max_epochs": 36}, None),
+    "uncapped": ({}, UncappedReadingSums),
+    "no_augment_uncapped": ({"augment": False}, UncappedReadingSums),
+    "columns": ({}, ColumnSums),
+}
+
+
+def fit_variant(name, X, y, epochs, max_digits=MAX_DIGITS, seed=0):
+    params, sum_layer = VARIANTS[name]
+    clf = DigitHeadsClassifier(max_digits=max_digits, image_shape=X.shape[1:], random_state=seed, verbose=0,
+                               **{"max_epochs": epochs, **params})
+    clf.initialize()
+    if sum_layer is not None:  # the network's and the loss's sum layers both
+        clf.module_.sum_layer = sum_layer(max_digits)
+        clf.criterion_.sum_layer = sum_layer(max_digits)
+    clf.set_params(warm_start=True)  # keep the layers just set: fit trains the initialised estimator
+    start = time.perf_counter()
+    clf.fit(X, y)
+    return clf, time.perf_counter() - start
+
+
+def per_count(clf, X, sums, digits):
+    """Sum accuracy for each number of digits, then overall."""
+    predicted = clf.predict(X)
+    counts = (digits >= 0).sum(axis=1)
+    right = predicted == sums
+    return [float(right[counts == k].mean()) for k in range(1, MAX_DIGITS + 1)] + [float(right.mean())]
+
+
+def digits_read(clf, X, digits):
+    """The share of images whose digits are all read right, in order."""
+    return float((clf.predict_digits(X) == digits).all(axis=1).mean())
+
+
+def percent(values):
+    return [f"{100 * value:.2f}%" for value in values]
+
+
+def folds(args):
+    started = time.perf_counter()
+    train_bank, held_bank = split_digit_bank(*load_digit_bank(), every=5)
+    X, y, _ = make_digit_sums(*train_bank, 10_000, **LAYOUT, random_state=0)
+    X_test, y_test, digits_test = make_digit_sums(*held_bank, 5_000, **LAYOUT, random_state=1)
+    rows = []
+    for name in args.variants:
+        clf, seconds = fit_variant(name, X, y, args.epochs)
+        scores = per_count(clf, X_test, y_test, digits_test)
+        rows.append([name, *percent(scores), f"{100 * digits_read(clf, X_test, digits_test):.1f}%", f"{seconds:.0f}"])
+        print(rows[-1], flush=True)
+    body = ("Fold 0 of the embedded bank: training on 10,000 sum-labelled images of the other 4,000 digits, testing on "
+            "5,000 images of the held-out 1,000 (every fifth digit), 1-6 digits on 28x168, "
+            f"{args.epochs} epochs (`epochs_N`: N), seed 0. 'digits read' is the share of test images whose digits are all read "
+            "right, in order (the sums alone do not tell a 0 from empty paper).\n\n"
+            + markdown_table(["variant", *[f"{k} digit{'s' * (k > 1)}" for k in range(1, MAX_DIGITS + 1)], "all",
+                              "digits read", "fit (s)"], rows))
+    write_record(args.record or RESULTS / "digits_anywhere_folds.md", "Digits anywhere: choices on a fold",
+                 "python benchmarks/digits_anywhere.py folds " + " ".join(args.variants)
+                 + (f" --epochs {args.epochs}" if args.epochs != 30 else ""), time.perf_counter() - started, body)
+
+
+def figure(clf, X, sums, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    read, centres = clf.read_digits(X)
+    predicted = clf.predict(X)
+    fig, axes = plt.subplots(len(X), 1, figsize=(6.4, 0.95 * len(X)))
+    for ax, image, digits, where, total, guess in zip(axes, X, read, centres, sums, predicted):
+        ax.imshow(image, cmap="gray")
+        ax.axis("off")
+        for digit, x in zip(digits[digits >= 0], where[digits >= 0]):
+            ax.axvline(x, color="tab:orange", lw=0.8, alpha=0.8)
+            ax.text(x, -2, str(digit), color="tab:orange", ha="center", va="bottom", fontsize=8)
+        verdict = "right" if guess == total else f"wrong (true {total})"
+        ax.set_title(f"sum read {guess}: {verdict}", fontsize=8, loc="right", pad=9)
+    fig.suptitle("Digits read, and where the reader found them (new writers)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def run(args):
+    started = time.perf_counter()
+    bank = load_digit_bank()
+    test_images, test_labels = load_digit_bank(subset="test")
+    X, y, _ = make_digit_sums(*bank, 10_000, **LAYOUT, random_state=0)
+    X_test, y_test, digits_test = make_digit_sums(test_images[1::2], test_labels[1::2], 10_000, **LAYOUT,
+                                                  random_state=20)
+    fixed_train = training_set()
+    fixed_test = test_sets(digits="odd")
+
+    slots = DigitHeadsClassifier(random_state=0, verbose=0)
+    start = time.perf_counter()
+    slots.fit(*fixed_train)
+    slots_seconds = time.perf_counter() - start
+    print(f"slot heads (default) fitted in {slots_seconds:.0f} s", flush=True)
+    reader, reader_seconds = fit_variant("reader", X, y, args.epochs)
+    print(f"reader fitted in {reader_seconds:.0f} s", flush=True)
+    scores = per_count(reader, X_test, y_test, digits_test)
+    fixed_reader, fixed_reader_seconds = fit_variant("reader", fixed_train[0], fixed_train[1], args.epochs,
+                                                       max_digits=4)
+
+    free_rows = [["reader (`max_digits=6`)", *percent(scores),
+                  f"{100 * digits_read(reader, X_test, digits_test):.1f}%", f"{reader_seconds:.0f}",
+                  f"{reader_seconds / slots_seconds:.2f}x"]]
+    fixed_rows = []
+    for name, clf, seconds in [("slot heads (the default)", slots, slots_seconds),
+                               ("reader (`max_digits=4`)", fixed_reader, fixed_reader_seconds)]:
+        accuracy = [float(np.mean(clf.predict(images) == sums)) for images, sums, _ in fixed_test.values()]
+        fixed_rows.append([name, *percent(accuracy), f"{seconds:.0f}"])
+    rng = np.random.RandomState(0)
+    shown = np.concatenate([rng.choice(np.flatnonzero((digits_test >= 0).sum(axis=1) == k), 1)
+                            for k in range(1, MAX_DIGITS + 1)] + [rng.choice(len(X_test), 2)])
+    figure(reader, X_test[shown], y_test[shown], FIGURE)
+
+    free_table = markdown_table(["model", *[f"{k} digit{'s' * (k > 1)}" for k in range(1, MAX_DIGITS + 1)], "all",
+                                 "digits read", "fit (s)", "fit vs the default's"], free_rows)
+    fixed_table = markdown_table(["model", "tight", "scanned", "fit (s)"], fixed_rows)
+    body = (f"Training: 10,000 sum-labelled images of the 5,000 embedded digits, 1-6 digits at free positions on "
+            f"28x168, {args.epochs} epochs. Test: 10,000 images laid out the same way from the odd-indexed MNIST "
+            f"test digits (writers never seen); 'digits read' is the share whose digits are all read right, in "
+            f"order. The default fit: `DigitHeadsClassifier()` on 10,000 four-digit images of 28x112, "
+            f"{slots_seconds:.0f} s in the same run.\n\n{free_table}\n\n"
+            "Four digits in fixed slots (28x112, the main job's images; 10,000 tight and 10,000 scanned test "
+            f"images of the odd-indexed digits), the slot heads against the reader trained on the same images:\n\n"
+            f"{fixed_table}\n\nFigure: `docs/_static/digits_anywhere.png`.\n")
+    command = "python benchmarks/digits_anywhere.py run" + (f" --epochs {args.epochs}" if args.epochs != 30 else "")
+    write_record(args.record or RESULTS / "digits_anywhere.md", "Digits anywhere: one to six digits at free positions",
+                 command, time.perf_counter() - started, body)
+    write_docs_section("digits_anywhere", "## Digits anywhere\n\n"
+                       f"Written by `{command}` (record: `benchmarks/results/digits_anywhere.md`). " + body.replace(
+                           "Figure: `docs/_static/digits_anywhere.png`.",
+                           "![Digits read, and where](_static/digits_anywhere.png)"))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["folds", "run"])
+    parser.add_argument("variants", nargs="*", default=list(VARIANTS), help="folds: the variants to compare")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--record", help="where to write the record (default: benchmarks/results/)")
+    args = parser.parse_args(argv)
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
+    (folds if args.mode == "folds" else run)(args)
+
+
+if __name__ == "__main__":
+    main()
