@@ -1,7 +1,7 @@
 """Digits anywhere: the column reader (``DigitHeadsClassifier(max_digits=6)``) from sum labels alone.
 
     python benchmarks/digits_anywhere.py folds reader uncapped no_augment_uncapped columns   # choices, on a fold
-    python benchmarks/digits_anywhere.py folds epochs_16 epochs_20                          # its cost, on a fold
+    python benchmarks/digits_anywhere.py folds epochs_16 epochs_20 epochs_36                # epochs, on a fold
     python benchmarks/digits_anywhere.py run                                                # the protocol
 
 Images: 28x168 canvases holding 1 to 6 digits (uniformly many), left to right at random positions with
@@ -11,10 +11,11 @@ embedded digits, labelled with their sums only.
 ``folds`` chooses on the embedded bank alone: it trains on the bank less every fifth digit and tests on
 5,000 images of the held-out fifth (new digits, the same writers), for each variant named: ``reader``
 (the defaults, 30 epochs: the sum runs over the readings of at most ``max_digits`` digits, a run of a
-symbol reading one digit), ``epochs_16``, ``epochs_20`` and ``epochs_36`` (other epochs), ``uncapped`` (readings of
-any number of digits count: no count in the state, 2x cheaper), ``no_augment_uncapped`` (that, without
-the slot distortions), ``columns`` (every column reads its own digit, runs not merged: the sum is a
-plain convolution over the columns). Record: ``benchmarks/results/digits_anywhere_folds.md``.
+symbol reading one digit), ``epochs_16``, ``epochs_20`` and ``epochs_36`` (other epochs),
+``uncapped`` (readings of any number of digits count: no count in the state, 2x cheaper),
+``no_augment_uncapped`` (that, without the slot distortions), ``columns`` (every column reads its own
+digit, runs not merged: the sum is a plain convolution over the columns). Record:
+``benchmarks/results/digits_anywhere_folds.md``.
 
 ``run`` measures the choice: the reader on the protocol above, tested on 10,000 images laid out the same
 way from the odd-indexed MNIST test digits (accuracy per number of digits, and overall); today's default
@@ -150,8 +151,8 @@ def folds(args):
         print(rows[-1], flush=True)
     body = ("Fold 0 of the embedded bank: training on 10,000 sum-labelled images of the other 4,000 digits, testing on "
             "5,000 images of the held-out 1,000 (every fifth digit), 1-6 digits on 28x168, "
-            f"{args.epochs} epochs (`epochs_N`: N), seed 0. 'digits read' is the share of test images whose digits are all read "
-            "right, in order (the sums alone do not tell a 0 from empty paper).\n\n"
+            f"{args.epochs} epochs (`epochs_N`: N), seed 0. 'digits read' is the share of test images whose digits are "
+            "all read right, in order (the sums alone do not tell a 0 from empty paper).\n\n"
             + markdown_table(["variant", *[f"{k} digit{'s' * (k > 1)}" for k in range(1, MAX_DIGITS + 1)], "all",
                               "digits read", "fit (s)"], rows))
     write_record(args.record or RESULTS / "digits_anywhere_folds.md", "Digits anywhere: choices on a fold",

@@ -271,7 +271,8 @@ class _DigitClassifierBase(NeuralNetClassifier):
         self._check_params()
         shape = self.image_shape_ if resume and self.initialized_ else self.image_shape
         images = _validation.check_images(X, expected_shape=shape, row_shape=composed_image_shape(self._most_digits()))
-        sums, digits = _validation.check_labels(y, len(images), self._most_digits(), require_label=self.synthetic is None,
+        sums, digits = _validation.check_labels(y, len(images), self._most_digits(),
+                                                require_label=self.synthetic is None,
                                                 free_layout=self.max_digits is not None)
         caller = _validation.reencoding_caller()
         if caller is not None and self._needs_true_sums():

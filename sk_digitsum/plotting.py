@@ -124,7 +124,9 @@ def plot_errors(model, X, y, *, max_images=24, n_cols=4):
         ax.axis("off")
     for ax, index, position in zip(axes.ravel(), wrong, range(len(wrong))):
         ax.imshow(X[index].reshape(X.shape[-2:]), cmap="gray", vmin=0, vmax=255 if X.dtype == np.uint8 else 1)
-        truth = "".join(map(str, y[index][y[index] >= 0])) + f" = {true_sums[index]}" if y.ndim == 2 else f"{true_sums[index]}"
+        truth = f"{true_sums[index]}"
+        if y.ndim == 2:
+            truth = "".join(map(str, y[index][y[index] >= 0])) + f" = {truth}"
         ax.set_title(f"true {truth} | read {_reading(predicted[index], None if read is None else read[position])}",
                      fontsize=8)
     if not len(wrong):
