@@ -1,6 +1,6 @@
 """Digits anywhere: the column reader (``DigitHeadsClassifier(max_digits=6)``) from sum labels alone.
 
-    python benchmarks/digits_anywhere.py folds reader uncapped no_augment_uncapped columns   # choices, on a fold
+    python benchmarks/digits_anywhere.py folds reader uncapped no_augment_uncapped columns context_5   # choices
     python benchmarks/digits_anywhere.py folds epochs_16 epochs_20 epochs_36                # epochs, on a fold
     python benchmarks/digits_anywhere.py run                                                # the protocol
 
@@ -13,7 +13,8 @@ embedded digits, labelled with their sums only.
 (the defaults, 30 epochs: the sum runs over the readings of at most ``max_digits`` digits, a run of a
 symbol reading one digit), ``epochs_16``, ``epochs_20`` and ``epochs_36`` (other epochs),
 ``uncapped`` (readings of any number of digits count: no count in the state, 2x cheaper),
-``no_augment_uncapped`` (that, without the slot distortions), ``columns`` (every column reads its own
+``no_augment_uncapped`` (that, without the slot distortions), ``context_5`` (a context convolution over
+5 columns instead of 3), ``columns`` (every column reads its own
 digit, runs not merged: the sum is a plain convolution over the columns). Record:
 ``benchmarks/results/digits_anywhere_folds.md``.
 
@@ -101,6 +102,7 @@ VARIANTS = {
     "epochs_16": ({"max_epochs": 16}, None),
     "epochs_20": ({"max_epochs": 20}, None),
     "epochs_36": ({"max_epochs": 36}, None),
+    "context_5": ({"module__context": 5}, None),
     "uncapped": ({}, UncappedReadingSums),
     "no_augment_uncapped": ({"augment": False}, UncappedReadingSums),
     "columns": ({}, ColumnSums),

@@ -164,7 +164,7 @@ class DigitReader(nn.Module):
     """Read a digit, or no digit, in each column of a feature map: digits anywhere, in any number.
 
     The map is averaged over its height into columns (about 8 pixels of
-    image each for DigitNet and ResNet); a convolution over three
+    image each for DigitNet and ResNet); a convolution over ``context``
     neighbouring columns gives each column the context of its neighbours,
     and a shared classifier scores 11 symbols per column: the digits 0-9 and
     "no digit" (:data:`NO_DIGIT`, the last). A digit usually spans several
@@ -179,6 +179,8 @@ class DigitReader(nn.Module):
         Channels of the backbone's feature map.
     dropout : float, default=0.0
         Dropout rate on the column features during training.
+    context : int, default=3
+        Columns each column sees through the context convolution (odd).
 
     Examples
     --------
@@ -188,9 +190,11 @@ class DigitReader(nn.Module):
     torch.Size([2, 21, 11])
     """
 
-    def __init__(self, in_channels, dropout=0.0):
+    def __init__(self, in_channels, dropout=0.0, context=3):
         super().__init__()
-        self.context = nn.Conv1d(in_channels, in_channels, 3, padding=1)
+        if context < 1 or context % 2 == 0:
+            raise ValueError(f"context must be an odd number of columns, got {context}.")
+        self.context = nn.Conv1d(in_channels, in_channels, context, padding=context // 2)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Conv1d(in_channels, N_DIGIT_CLASSES + 1, 1)
 

@@ -152,7 +152,7 @@ class DigitHeadsNet(_DigitNetwork):
     """
 
     def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4,
-                 dropout=0.3, *, mixed_precision="auto", augment=True, **backbone_options):
+                 dropout=0.3, context=3, *, mixed_precision="auto", augment=True, **backbone_options):
         super().__init__(backbone, depth, pretrained, image_shape, n_digits, mixed_precision, augment,
                          backbone_options)
         self.heads = DigitHeads(self.backbone.out_channels, n_digits, dropout=dropout)
@@ -182,6 +182,9 @@ class DigitReaderNet(_DigitNetwork):
         The most digits an image holds; sums run over 0..9 * max_digits.
     dropout : float, default=0.3
         Dropout on the column features (see :class:`DigitReader`).
+    context : int, default=3
+        Columns each column sees through the reader's context convolution
+        (see :class:`DigitReader`).
     mixed_precision : {"auto", "bf16", "no"}, default="auto"
         The backbone's precision (:func:`~sk_digitsum.nn.precision.autocast_dtype`).
     augment : bool or dict, default=True
@@ -208,7 +211,7 @@ class DigitReaderNet(_DigitNetwork):
     """
 
     def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 168), max_digits=6,
-                 dropout=0.3, *, mixed_precision="auto", augment=True, **backbone_options):
+                 dropout=0.3, context=3, *, mixed_precision="auto", augment=True, **backbone_options):
         super().__init__(backbone, depth, pretrained, image_shape, max_digits, mixed_precision, augment,
                          backbone_options)
         self.max_digits = max_digits
@@ -220,7 +223,7 @@ class DigitReaderNet(_DigitNetwork):
             raise ValueError(f"The {backbone} backbone reads {self.image_shape[0]}x{self.image_shape[1]} images "
                              f"into {columns} columns, too few to read {max_digits} digits anywhere (at least "
                              f"{2 * max_digits - 1}): use digitnet or resnet, or wider images.")
-        self.reader = DigitReader(self.backbone.out_channels, dropout=dropout)
+        self.reader = DigitReader(self.backbone.out_channels, dropout=dropout, context=context)
         self.sum_layer = ReadingSumLayer(max_digits)
 
     def forward(self, images):
