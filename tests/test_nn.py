@@ -330,6 +330,19 @@ def test_reader_reads_columns_and_refuses_a_map_too_narrow():
         DigitReaderNet(backbone="convnet", image_shape=(28, 168), max_digits=6)
 
 
+def test_reader_context_widens_what_each_column_sees_and_must_be_odd():
+    from sk_digitsum.nn import DigitReader
+
+    features = torch.zeros(1, 8, 2, 9)
+    features[..., 4] = 1.0  # one lit column in the middle
+    for context, reached in [(3, {3, 4, 5}), (5, {2, 3, 4, 5, 6})]:
+        reader = DigitReader(8, context=context).eval()
+        changed = (reader(features) - reader(torch.zeros_like(features))).abs().sum(dim=2)[0]
+        assert set(torch.nonzero(changed > 0).flatten().tolist()) == reached
+    with pytest.raises(ValueError, match="odd number of columns, got 4"):
+        DigitReader(8, context=4)
+
+
 def test_reader_loss_is_ctc_for_digit_rows_and_sum_likelihood_for_sum_rows():
     from sk_digitsum.nn import DigitReaderLoss, ReadingSumLayer
 
