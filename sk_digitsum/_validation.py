@@ -249,8 +249,13 @@ def check_labels(y, n_samples, n_digits, *, require_label=False, free_layout=Fal
         if len(mixed):
             raise ValueError(f"Row {mixed[0]} of the digit labels mixes -1 with digits ({y[mixed[0]].tolist()}): a "
                              f"row {rule}.")
-        return _some_labelled(np.where(unlabelled, -1, np.where(y >= 0, y, 0).sum(axis=1)), require_label), y
+        return _some_labelled(np.where(unlabelled, -1, digit_row_sums(y)), require_label), y
     raise ValueError(f"y must have shape (n,) for sums or (n, {n_digits}) for digits; got {y.shape}.")
+
+
+def digit_row_sums(digits):
+    """The sum of each row of digits; -1 marks no digit and adds nothing."""
+    return np.where(digits >= 0, digits, 0).sum(axis=1)
 
 
 def _some_labelled(sums, required):

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from ._validation import DIGIT_SIZE
+from ._validation import DIGIT_SIZE, digit_row_sums
 
 
 def composed_image_shape(n_digits):
@@ -322,21 +322,41 @@ def make_digit_sums(images, labels, n_samples=10_000, n_digits=4, *, width=None,
     ((2, 28, 168), (2, 6), True)
     """
     images, labels = _check_bank(images, labels)
-    low, high = digit_range(n_digits)
-    width = DIGIT_SIZE * high if width is None else width
-    if not is_free_layout(n_digits, width):
-        indices = sample_digit_indices(labels, n_samples, high, random_state)
-        digits = labels[indices]
-        X = concatenate_digits(images, indices)
-        result = (X, digits.sum(axis=1), digits)
-        return result + (indices,) if return_indices else result
-    rng = check_random_state(random_state)
-    offsets = sample_layouts(n_samples, (low, high), width, rng)
-    indices = np.where(offsets >= 0, sample_digit_indices(labels, n_samples, high, rng), -1)
+    width = DIGIT_SIZE * digit_range(n_digits)[1] if width is None else width
+    indices, offsets = sample_digits(labels, n_samples, n_digits, width, random_state)
     digits = np.where(indices >= 0, labels[indices], -1)
-    X = place_digits(images, indices, offsets, width)
-    result = (X, np.where(digits >= 0, digits, 0).sum(axis=1), digits)
+    X = concatenate_digits(images, indices) if offsets is None else place_digits(images, indices, offsets, width)
+    result = (X, digit_row_sums(digits), digits)
     return result + (indices,) if return_indices else result
+
+
+def sample_digits(labels, n_samples, n_digits, width, random_state=None):
+    """Draw the digits of each image: their bank indices and, in a free layout, where they go.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_bank,)
+    n_samples : int
+    n_digits : int or (int, int)
+        Digits per image, or the range their number is drawn from.
+    width : int
+        Canvas width in pixels.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    indices : ndarray of shape (n_samples, high)
+        Bank index of each digit, left to right; -1 past an image's last digit.
+    offsets : ndarray of shape (n_samples, high) or None
+        Left edge of each digit in pixels (:func:`sample_layouts`); None for
+        digits in 28-pixel slots.
+    """
+    high = digit_range(n_digits)[1]
+    rng = check_random_state(random_state)
+    if not is_free_layout(n_digits, width):
+        return sample_digit_indices(labels, n_samples, high, rng), None
+    offsets = sample_layouts(n_samples, n_digits, width, rng)
+    return np.where(offsets >= 0, sample_digit_indices(labels, n_samples, high, rng), -1), offsets
 
 
 def digit_range(n_digits):

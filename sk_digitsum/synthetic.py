@@ -11,8 +11,8 @@ from sklearn.utils._param_validation import Interval, validate_parameter_constra
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from ._validation import check_range
-from .datasets import DIGIT_SIZE, digit_range, is_free_layout, place_digits, sample_digit_indices, sample_layouts
+from ._validation import check_range, digit_row_sums
+from .datasets import DIGIT_SIZE, digit_range, is_free_layout, place_digits, sample_digits
 from .nn.augment import add_noise, distort_slots
 
 # Images rendered at once: a chunk's float working set then stays in the CPU
@@ -188,16 +188,9 @@ class SyntheticDigitsGenerator(BaseEstimator):
         self._check_params()
         check_scalar(n_samples, "n_samples", numbers.Integral, min_val=0)
         rng = self.rng_ if random_state is None else check_random_state(random_state)
-        width, high = self.image_shape[1], digit_range(self.n_digits)[1]
-        if not is_free_layout(self.n_digits, width):
-            indices = sample_digit_indices(self.labels_, n_samples, high, rng)
-            digits = self.labels_[indices]
-            return self.render(indices, random_state=rng), digits.sum(axis=1), digits
-        offsets = sample_layouts(n_samples, self.n_digits, width, rng)
-        indices = np.where(offsets >= 0, sample_digit_indices(self.labels_, n_samples, high, rng), -1)
+        indices, offsets = sample_digits(self.labels_, n_samples, self.n_digits, self.image_shape[1], rng)
         digits = np.where(indices >= 0, self.labels_[indices], -1)
-        images = self.render(indices, offsets=offsets, random_state=rng)
-        return images, np.where(digits >= 0, digits, 0).sum(axis=1), digits
+        return self.render(indices, offsets=offsets, random_state=rng), digit_row_sums(digits), digits
 
     def render(self, indices, offsets=None, random_state=None):
         """Render distorted images of given bank digits.

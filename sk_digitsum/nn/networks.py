@@ -152,7 +152,7 @@ class DigitHeadsNet(_DigitNetwork):
     """
 
     def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 112), n_digits=4,
-                 dropout=0.3, context=3, *, mixed_precision="auto", augment=True, **backbone_options):
+                 dropout=0.3, *, mixed_precision="auto", augment=True, **backbone_options):
         super().__init__(backbone, depth, pretrained, image_shape, n_digits, mixed_precision, augment,
                          backbone_options)
         self.heads = DigitHeads(self.backbone.out_channels, n_digits, dropout=dropout)
