@@ -2,6 +2,7 @@
 
     python benchmarks/digits_anywhere.py folds reader uncapped no_augment_uncapped columns context_5   # choices
     python benchmarks/digits_anywhere.py folds epochs_16 epochs_20 epochs_36                # epochs, on a fold
+    python benchmarks/digits_anywhere.py folds reader antialiased --seed 1                  # another seed
     python benchmarks/digits_anywhere.py run                                                # the protocol
 
 Images: 28x168 canvases holding 1 to 6 digits (uniformly many), left to right at random positions with
@@ -15,7 +16,10 @@ symbol reading one digit), ``epochs_16``, ``epochs_20`` and ``epochs_36`` (other
 ``uncapped`` (readings of any number of digits count: no count in the state, 2x cheaper),
 ``no_augment_uncapped`` (that, without the slot distortions), ``context_5`` (a context convolution over
 5 columns instead of 3), ``columns`` (every column reads its own
-digit, runs not merged: the sum is a plain convolution over the columns). Record:
+digit, runs not merged: the sum is a plain convolution over the columns), ``augment_slots_3`` and
+``augment_slots_4`` (the training distortions over 3 or 4 slots of the canvas instead of 6),
+``antialiased`` and ``antialiased_last`` (the backbone's max-poolings, or its last, anti-aliased).
+``--seed`` sets the estimators' ``random_state`` (the data stay the same). Record:
 ``benchmarks/results/digits_anywhere_folds.md``.
 
 ``run`` measures the choice: the reader on the protocol above, tested on 10,000 images laid out the same
@@ -44,6 +48,7 @@ from _common import (  # noqa: E402
 from sk_digitsum import DigitHeadsClassifier  # noqa: E402
 from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank  # noqa: E402
 from sk_digitsum.nn import log_convolve  # noqa: E402
+from sk_digitsum.nn.augment import SlotAugment  # noqa: E402
 
 MAX_DIGITS = 6
 LAYOUT = dict(n_digits=(1, MAX_DIGITS))
@@ -97,26 +102,69 @@ class UncappedReadingSums(torch.nn.Module):
         return (state.sum(dim=1).clamp(min=1e-300).log() + log_scale[:, None]).float()
 
 
+class AntialiasedPool(torch.nn.Module):
+    """Rejected: 2x2 max-pooling made shift-robust, a stride-1 max then a [1, 2, 1] blur at stride 2 (Zhang, 2019)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (taps[:, None] * taps / 16).expand(channels, 1, 3, 3).clone())
+
+    def forward(self, features):
+        features = F.max_pool2d(features, 2, stride=1)
+        return F.conv2d(features, self.kernel.to(features.dtype), stride=2, padding=1, groups=len(self.kernel))
+
+
+def sum_layers(layer_class):
+    """Replace the network's and the loss's sum layers both."""
+    def change(clf):
+        clf.module_.sum_layer = layer_class(clf.max_digits)
+        clf.criterion_.sum_layer = layer_class(clf.max_digits)
+    return change
+
+
+def augment_slots(n_slots):
+    """Distort the canvas as ``n_slots`` slots instead of ``max_digits`` (wider pieces of it each)."""
+    def change(clf):
+        clf.module_.augment = SlotAugment(n_slots)
+    return change
+
+
+def antialiased(which):
+    """Anti-alias the max-poolings of the DigitNet backbone (:class:`AntialiasedPool`) that ``which`` picks."""
+    def change(clf):
+        layers = clf.module_.backbone.features
+        pools = [index for index, layer in enumerate(layers) if isinstance(layer, torch.nn.MaxPool2d)]
+        for index in which(pools):
+            layers[index] = AntialiasedPool(layers[index - 1][0].out_channels)  # the conv-BN-ReLU before it
+    return change
+
+
+# Each variant: estimator parameters, and a change to the initialised estimator's network (or None).
 VARIANTS = {
     "reader": ({}, None),
     "epochs_16": ({"max_epochs": 16}, None),
     "epochs_20": ({"max_epochs": 20}, None),
     "epochs_36": ({"max_epochs": 36}, None),
     "context_5": ({"module__context": 5}, None),
-    "uncapped": ({}, UncappedReadingSums),
-    "no_augment_uncapped": ({"augment": False}, UncappedReadingSums),
-    "columns": ({}, ColumnSums),
+    "uncapped": ({}, sum_layers(UncappedReadingSums)),
+    "no_augment_uncapped": ({"augment": False}, sum_layers(UncappedReadingSums)),
+    "columns": ({}, sum_layers(ColumnSums)),
+    "augment_slots_3": ({}, augment_slots(3)),
+    "augment_slots_4": ({}, augment_slots(4)),
+    "antialiased": ({}, antialiased(lambda pools: pools)),
+    "antialiased_last": ({}, antialiased(lambda pools: pools[-1:])),
 }
 
 
 def fit_variant(name, X, y, epochs, max_digits=MAX_DIGITS, seed=0):
-    params, sum_layer = VARIANTS[name]
+    params, change = VARIANTS[name]
     clf = DigitHeadsClassifier(max_digits=max_digits, image_shape=X.shape[1:], random_state=seed, verbose=0,
                                **{"max_epochs": epochs, **params})
     clf.initialize()
-    if sum_layer is not None:  # the network's and the loss's sum layers both
-        clf.module_.sum_layer = sum_layer(max_digits)
-        clf.criterion_.sum_layer = sum_layer(max_digits)
+    if change is not None:
+        change(clf)
+        clf.module_.to(memory_format=torch.channels_last)
     clf.set_params(warm_start=True)  # keep the layers just set: fit trains the initialised estimator
     start = time.perf_counter()
     clf.fit(X, y)
@@ -147,19 +195,20 @@ def folds(args):
     X_test, y_test, digits_test = make_digit_sums(*held_bank, 5_000, **LAYOUT, random_state=1)
     rows = []
     for name in args.variants:
-        clf, seconds = fit_variant(name, X, y, args.epochs)
+        clf, seconds = fit_variant(name, X, y, args.epochs, seed=args.seed)
         scores = per_count(clf, X_test, y_test, digits_test)
         rows.append([name, *percent(scores), f"{100 * digits_read(clf, X_test, digits_test):.1f}%", f"{seconds:.0f}"])
         print(rows[-1], flush=True)
     body = ("Fold 0 of the embedded bank: training on 10,000 sum-labelled images of the other 4,000 digits, testing on "
             "5,000 images of the held-out 1,000 (every fifth digit), 1-6 digits on 28x168, "
-            f"{args.epochs} epochs (`epochs_N`: N), seed 0. 'digits read' is the share of test images whose digits are "
-            "all read right, in order (the sums alone do not tell a 0 from empty paper).\n\n"
+            f"{args.epochs} epochs (`epochs_N`: N), seed {args.seed}. 'digits read' is the share of test images whose "
+            "digits are all read right, in order (the sums alone do not tell a 0 from empty paper).\n\n"
             + markdown_table(["variant", *[f"{k} digit{'s' * (k > 1)}" for k in range(1, MAX_DIGITS + 1)], "all",
                               "digits read", "fit (s)"], rows))
     write_record(args.record or RESULTS / "digits_anywhere_folds.md", "Digits anywhere: choices on a fold",
                  "python benchmarks/digits_anywhere.py folds " + " ".join(args.variants)
-                 + (f" --epochs {args.epochs}" if args.epochs != 30 else ""), time.perf_counter() - started, body)
+                 + (f" --epochs {args.epochs}" if args.epochs != 30 else "")
+                 + (f" --seed {args.seed}" if args.seed else ""), time.perf_counter() - started, body)
 
 
 def figure(clf, X, sums, path):
@@ -243,6 +292,7 @@ def main(argv=None):
     parser.add_argument("mode", choices=["folds", "run"])
     parser.add_argument("variants", nargs="*", default=list(VARIANTS), help="folds: the variants to compare")
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0, help="folds: the estimators' random_state")
     parser.add_argument("--record", help="where to write the record (default: benchmarks/results/)")
     args = parser.parse_args(argv)
     unknown = set(args.variants) - set(VARIANTS)
