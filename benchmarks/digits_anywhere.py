@@ -18,7 +18,8 @@ symbol reading one digit), ``epochs_16``, ``epochs_20`` and ``epochs_36`` (other
 5 columns instead of 3), ``columns`` (every column reads its own
 digit, runs not merged: the sum is a plain convolution over the columns), ``augment_slots_3`` and
 ``augment_slots_4`` (the training distortions over 3 or 4 slots of the canvas instead of 6),
-``antialiased`` and ``antialiased_last`` (the backbone's max-poolings, or its last, anti-aliased).
+``antialiased`` and ``antialiased_last`` (the backbone's max-poolings, or its last, anti-aliased),
+``strided_after_max`` (each max-pooling at stride 1, the convolution after it at stride 2).
 ``--seed`` sets the estimators' ``random_state`` (the data stay the same). Record:
 ``benchmarks/results/digits_anywhere_folds.md``.
 
@@ -140,6 +141,15 @@ def antialiased(which):
     return change
 
 
+def strided_after_max(clf):
+    """Each 2x2 max-pooling at stride 1, the convolution after it at stride 2: a learned low-pass before subsampling."""
+    layers = clf.module_.backbone.features
+    for index, layer in enumerate(layers):
+        if isinstance(layer, torch.nn.MaxPool2d):
+            layers[index] = torch.nn.MaxPool2d(2, stride=1)
+            layers[index + 1][0].stride = (2, 2)
+
+
 # Each variant: estimator parameters, and a change to the initialised estimator's network (or None).
 VARIANTS = {
     "reader": ({}, None),
@@ -154,6 +164,7 @@ VARIANTS = {
     "augment_slots_4": ({}, augment_slots(4)),
     "antialiased": ({}, antialiased(lambda pools: pools)),
     "antialiased_last": ({}, antialiased(lambda pools: pools[-1:])),
+    "strided_after_max": ({}, strided_after_max),
 }
 
 
