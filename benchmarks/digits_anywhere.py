@@ -131,11 +131,16 @@ def augment_slots(n_slots):
     return change
 
 
+def max_pools(clf):
+    """The DigitNet backbone's layers, and the indexes of its max-poolings among them."""
+    layers = clf.module_.backbone.features
+    return layers, [index for index, layer in enumerate(layers) if isinstance(layer, torch.nn.MaxPool2d)]
+
+
 def antialiased(which):
     """Anti-alias the max-poolings of the DigitNet backbone (:class:`AntialiasedPool`) that ``which`` picks."""
     def change(clf):
-        layers = clf.module_.backbone.features
-        pools = [index for index, layer in enumerate(layers) if isinstance(layer, torch.nn.MaxPool2d)]
+        layers, pools = max_pools(clf)
         for index in which(pools):
             layers[index] = AntialiasedPool(layers[index - 1][0].out_channels)  # the conv-BN-ReLU before it
     return change
@@ -143,11 +148,10 @@ def antialiased(which):
 
 def strided_after_max(clf):
     """Each 2x2 max-pooling at stride 1, the convolution after it at stride 2: a learned low-pass before subsampling."""
-    layers = clf.module_.backbone.features
-    for index, layer in enumerate(layers):
-        if isinstance(layer, torch.nn.MaxPool2d):
-            layers[index] = torch.nn.MaxPool2d(2, stride=1)
-            layers[index + 1][0].stride = (2, 2)
+    layers, pools = max_pools(clf)
+    for index in pools:
+        layers[index] = torch.nn.MaxPool2d(2, stride=1)
+        layers[index + 1][0].stride = (2, 2)  # the conv-BN-ReLU after it
 
 
 # Each variant: estimator parameters, and a change to the initialised estimator's network (or None).
