@@ -308,6 +308,26 @@ def test_reading_sum_layer_matches_enumeration_of_readings(max_digits):
     torch.testing.assert_close(ReadingSumLayer(max_digits)(logits).exp(), expected, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("max_digits", [2, 4])
+def test_reading_sum_layer_gradients_match_those_of_the_enumeration(max_digits):
+    from sk_digitsum.nn import ReadingSumLayer
+
+    torch.manual_seed(4)
+    logits = (torch.randn(3, 4, 11, dtype=torch.float64) * 3).requires_grad_()
+    weights = torch.randn(3, 9 * max_digits + 1, dtype=torch.float64)  # any loss: a weighted sum of log-probs
+    log_probs = torch.log_softmax(logits, -1)
+    by_sum = [[] for _ in range(9 * max_digits + 1)]
+    for symbols, digits in _readings(4):
+        if len(digits) <= max_digits:
+            by_sum[sum(digits)].append(log_probs[:, range(4), list(symbols)].sum(1))
+    weights[:, [not terms for terms in by_sum]] = 0.0  # sums no reading of 4 columns reaches (9 + 9 + 9 + 9)
+    expected = torch.stack([torch.logsumexp(torch.stack(terms), 0) if terms else torch.zeros(3, dtype=torch.float64)
+                            for terms in by_sum], dim=1)
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), logits)
+    (grad,) = torch.autograd.grad((ReadingSumLayer(max_digits)(logits) * weights).sum(), logits)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-4, atol=1e-6)
+
+
 def test_reading_sum_layer_is_finite_for_confident_wrong_readings():
     from sk_digitsum.nn import ReadingSumLayer
 

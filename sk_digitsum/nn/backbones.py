@@ -11,42 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-
-
-class AntialiasedMaxPool2d(nn.Module):
-    """A 2x2 max-pooling whose output follows its input's shifts: a stride-1 max, then a [1, 2, 1] blur at stride 2.
-
-    A plain 2x2 max-pooling keeps one of every two positions, so a feature
-    moved by one pixel can come out unchanged or a whole step away; blurring
-    before the subsampling spreads it over neighbouring outputs instead
-    (R. Zhang, "Making Convolutional Networks Shift-Invariant Again", 2019).
-    The output has the same size as ``nn.MaxPool2d(2)``'s for even sizes
-    and for odd ones.
-
-    Parameters
-    ----------
-    channels : int
-        Channels of the input; each is blurred alone.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sk_digitsum.nn import AntialiasedMaxPool2d
-    >>> AntialiasedMaxPool2d(8)(torch.zeros(1, 8, 7, 42)).shape
-    torch.Size([1, 8, 3, 21])
-    """
-
-    def __init__(self, channels):
-        super().__init__()
-        taps = torch.tensor([1.0, 2.0, 1.0])
-        # A constant, not a weight: rebuilt with the layer, so not in state dicts.
-        self.register_buffer("blur", (taps[:, None] * taps / 16).expand(channels, 1, 3, 3).clone(), persistent=False)
-
-    def forward(self, features):
-        peaks = F.max_pool2d(features, 2, stride=1)
-        return F.conv2d(peaks, self.blur, stride=2, padding=1, groups=self.blur.shape[0])
 
 
 def _conv_bn_relu(in_channels, out_channels):
@@ -73,10 +38,6 @@ class DigitNet(nn.Module):
     accuracy against 98.95% for depth 4 in two, for 1.2 times the CPU time
     (docs/defaults.md).
 
-    The column reader of digits anywhere (:class:`~sk_digitsum.nn.DigitReaderNet`) anti-aliases
-    the poolings: there a digit can sit at any pixel, and a plain pooling
-    reads the same digit differently one pixel apart.
-
     Parameters
     ----------
     depth : int, default=6
@@ -85,9 +46,6 @@ class DigitNet(nn.Module):
         Channels of the first stage; stage ``k`` has ``width * 2 ** k``.
     stages : int, default=3
         Resolution stages; each halves the map's height and width.
-    antialiased : bool, default=False
-        Whether each pooling is an :class:`AntialiasedMaxPool2d` rather
-        than a plain 2x2 max-pooling.
 
     Examples
     --------
@@ -99,13 +57,11 @@ class DigitNet(nn.Module):
     torch.Size([1, 32, 7, 28])
     """
 
-    def __init__(self, depth=6, width=32, stages=3, antialiased=False):
+    def __init__(self, depth=6, width=32, stages=3):
         super().__init__()
         for name, value in [("depth", depth), ("width", width)]:
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"DigitNet's {name} must be an integer >= 1, got {value!r}.")
-        if not isinstance(antialiased, bool):
-            raise ValueError(f"DigitNet's antialiased must be True or False, got {antialiased!r}.")
         if not 1 <= stages <= depth:
             raise ValueError(f"DigitNet needs 1 to depth={depth} stages, got stages={stages}; "
                              f"pass module__stages={min(max(stages, 1), depth)} or a larger depth.")
@@ -114,7 +70,7 @@ class DigitNet(nn.Module):
         channels = 4
         for index in range(depth):
             if index in stage_starts:
-                layers.append(AntialiasedMaxPool2d(channels) if antialiased else nn.MaxPool2d(2))
+                layers.append(nn.MaxPool2d(2))
             out = width * 2 ** sum(index >= start for start in stage_starts)
             layers.append(_conv_bn_relu(channels, out))
             channels = out
@@ -368,8 +324,8 @@ def build_backbone(name="digitnet", depth=None, pretrained=False, image_shape=(2
     image_shape : tuple of int, default=(28, 112)
         (H, W) of the input images.
     **options
-        Passed to the backbone: ``width``, ``stages`` and ``antialiased`` for
-        digitnet, ``hidden_units`` for convnet.
+        Passed to the backbone: ``width`` and ``stages`` for digitnet, ``hidden_units``
+        for convnet.
 
     Returns
     -------

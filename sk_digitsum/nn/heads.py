@@ -326,7 +326,9 @@ class _ReadingSums(torch.autograd.Function):
     Under autograd the pass records about sixty small operations per column;
     the backward pass of a linear recurrence is itself a linear recurrence,
     run here backwards over the columns on the saved rescaled states, as
-    the backward algorithm of an HMM is, in a third of the operations.
+    the backward algorithm of an HMM is. Forward and backward take under
+    half the time they take under autograd (6 digits, 21 columns, 128 images
+    on a 2-core CPU: 22 ms against 52), with the same gradients.
     """
 
     @staticmethod

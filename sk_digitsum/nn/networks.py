@@ -191,11 +191,7 @@ class DigitReaderNet(_DigitNetwork):
         Distortion of training batches (:class:`~sk_digitsum.nn.augment.SlotAugment`,
         over ``max_digits`` slots of the canvas).
     **backbone_options
-        Passed to the backbone, e.g. ``width`` for digitnet. Here digitnet's
-        ``antialiased`` defaults to True (:class:`~sk_digitsum.nn.AntialiasedMaxPool2d`):
-        on three seeds of a fold of the embedded digits it read 0.67 points
-        more sums of 1-6 digits anywhere, every seed more, for about 1.2
-        times the fit time (``benchmarks/results/digits_anywhere_folds_seeds.md``).
+        Passed to the backbone, e.g. ``width`` for digitnet.
 
     Raises
     ------
@@ -216,8 +212,6 @@ class DigitReaderNet(_DigitNetwork):
 
     def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 168), max_digits=6,
                  dropout=0.3, context=3, *, mixed_precision="auto", augment=True, **backbone_options):
-        if backbone == "digitnet":
-            backbone_options.setdefault("antialiased", True)
         super().__init__(backbone, depth, pretrained, image_shape, max_digits, mixed_precision, augment,
                          backbone_options)
         self.max_digits = max_digits
