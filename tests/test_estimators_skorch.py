@@ -241,13 +241,15 @@ def test_verbose_zero_prints_nothing_even_with_early_stopping(data, capsys):
 
 
 @pytest.mark.slow
-def test_compile_true_trains_and_predicts_on_the_cpu(data):
+@pytest.mark.parametrize("layout", [{}, {"max_digits": 4}], ids=["slots", "reader"])
+def test_compile_true_trains_and_predicts_on_the_cpu(data, layout):
     X, y = data
-    params = dict(max_epochs=1, verbose=0, random_state=0, depth=3, module__width=8)
+    params = dict(max_epochs=1, verbose=0, random_state=0, depth=3, module__width=8, **layout)
     torch._dynamo.utils.counters.clear()
     compiled = DigitHeadsClassifier(**params, compile=True).fit(X[:64], y[:64])
     assert isinstance(compiled.module_, torch._dynamo.eval_frame.OptimizedModule)
-    # The precision policy is a constant to the compiler and the losses have no data-dependent shapes.
+    # The precision policy is a constant to the compiler and the losses have no data-dependent shapes;
+    # the reader's sum, with its own backward pass, is traced whole.
     assert dict(torch._dynamo.utils.counters["graph_break"]) == {}
     plain = DigitHeadsClassifier(**params).fit(X[:64], y[:64])
     np.testing.assert_allclose(compiled.predict_proba(X), plain.predict_proba(X), atol=1e-3)
