@@ -253,7 +253,7 @@ def alternated_fit_seconds(default_data, reader_data, epochs=3, rounds=3):
     """The shortest of ``rounds`` fits of ``epochs`` epochs, the default's and the reader's taken in turn.
 
     One long fit after the other measures the machine at two times; on a shared machine its speed drifts
-    between them (the default's 30-epoch fit took 137 to 208 s in runs of one commit), and short fits in
+    between them (the default's 30-epoch fit took 137 to 208 s in runs of the same default), and short fits in
     turn measure both at once.
     """
     best = {"default": float("inf"), "reader": float("inf")}

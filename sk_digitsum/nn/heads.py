@@ -297,9 +297,9 @@ def _reading_pass(probs, source, to_sums, saved=None):
     n_columns, _, n_images = probs.shape
     n_pairs = len(to_sums)
     # ending_on_digit[d, i, n] and ending_on_nothing[i, n]: probability that the columns so far read the
-    # (count, sum) pair i and end on digit d, or on "no digit", divided by exp(log_scale[n]) and, from the
-    # second column on, times the last column's rescaling: that is folded into the next column's
-    # probabilities, to spare a pass over the state.
+    # (count, sum) pair i and end on digit d, or on "no digit", divided by exp(log_scale[n]). The next
+    # column finds their total (the rescaling) and divides its own probabilities by it, which spares a
+    # pass over the state.
     ending_on_digit = probs.new_zeros(N_DIGIT_CLASSES, n_pairs, n_images)
     ending_on_nothing = probs.new_zeros(n_pairs, n_images)
     ending_on_nothing[0] = 1.0
