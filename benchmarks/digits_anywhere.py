@@ -19,7 +19,8 @@ symbol reading one digit), ``epochs_16``, ``epochs_20`` and ``epochs_36`` (other
 digit, runs not merged: the sum is a plain convolution over the columns), ``augment_slots_3`` and
 ``augment_slots_4`` (the training distortions over 3 or 4 slots of the canvas instead of 6),
 ``antialiased`` and ``antialiased_last`` (the backbone's max-poolings, or its last, anti-aliased),
-``strided_after_max`` (each max-pooling at stride 1, the convolution after it at stride 2).
+``strided_after_max`` (each max-pooling at stride 1, the convolution after it at stride 2),
+``deeper_context`` (two context convolutions, a ReLU between them).
 ``--seed`` sets the estimators' ``random_state`` (the data stay the same). Record:
 ``benchmarks/results/digits_anywhere_folds.md``.
 
@@ -138,6 +139,14 @@ def max_pools(clf):
     return layers, [index for index, layer in enumerate(layers) if isinstance(layer, torch.nn.MaxPool2d)]
 
 
+def deeper_context(clf):
+    """Two context convolutions over 3 columns, a ReLU between them, where the reader has one."""
+    channels = clf.module_.reader.context.in_channels
+    clf.module_.reader.context = torch.nn.Sequential(
+        torch.nn.Conv1d(channels, channels, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv1d(channels, channels, 3, padding=1))
+
+
 def antialiased(which):
     """Anti-alias the max-poolings of the DigitNet backbone (:class:`AntialiasedPool`) that ``which`` picks."""
     def change(clf):
@@ -170,6 +179,7 @@ VARIANTS = {
     "antialiased": ({}, antialiased(lambda pools: pools)),
     "antialiased_last": ({}, antialiased(lambda pools: pools[-1:])),
     "strided_after_max": ({}, strided_after_max),
+    "deeper_context": ({}, deeper_context),
 }
 
 
@@ -181,6 +191,7 @@ def fit_variant(name, X, y, epochs, max_digits=MAX_DIGITS, seed=0):
     if change is not None:
         change(clf)
         clf.module_.to(memory_format=torch.channels_last)
+        clf.initialize_optimizer()  # over the changed network's parameters
     clf.set_params(warm_start=True)  # keep the layers just set: fit trains the initialised estimator
     start = time.perf_counter()
     clf.fit(X, y)
