@@ -290,9 +290,9 @@ def _reading_pass(probs, source, to_sums, saved=None):
 
     Returns the log-probabilities of the sums (N, n_sums) and the sums' rescaled
     probabilities. ``saved``, a list, receives what the backward pass needs of
-    each column: what the digit rows held before the column's digit
+    each column (what the digit rows held before the column's digit
     probabilities multiplied them, the total before the column, and the
-    rescaling of the column's output, as the next column finds it.
+    rescaling it divides its probabilities by), then the last rescaling.
     """
     n_columns, _, n_images = probs.shape
     n_pairs = len(to_sums)
@@ -320,7 +320,7 @@ def _reading_pass(probs, source, to_sums, saved=None):
     so_far = ending_on_digit.sum(dim=0) + ending_on_nothing
     scale = so_far.sum(dim=0)
     if saved is not None:
-        saved.append((None, None, scale))
+        saved.append(scale)  # the last rescaling, which no column finds
     sums = (so_far / scale).T @ to_sums
     # Sums no reading reaches stay finite, and their gradients zero.
     return sums.clamp(min=1e-300).log() + (log_scale + scale.log())[:, None], sums
@@ -349,7 +349,7 @@ class _ReadingSums(torch.autograd.Function):
         probs, target, to_sums, sums = ctx.saved_tensors
         # The gradient with respect to the states after the last column: d log(sum) / d state is 1 / sum
         # (sums clamped to 1e-300 pass none), through the last rescaling.
-        last_scale = ctx.columns[-1][2]
+        last_scale = ctx.columns[-1]
         grad_on_nothing = (torch.where(sums >= 1e-300, grad_log_sums / sums, 0.0) @ to_sums.T).T / last_scale
         grad_on_digit = grad_on_nothing.expand(N_DIGIT_CLASSES, -1, -1)
         grad_probs = torch.empty_like(probs)
