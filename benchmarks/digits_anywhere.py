@@ -24,8 +24,10 @@ digit, runs not merged: the sum is a plain convolution over the columns), ``augm
 float32), ``fine_columns`` (columns of 4 pixels: the last pooling halves the height only, the layers after it
 dilated along the width) and ``fine_columns_float32`` (both), ``thick_pen`` (half the training images with
 strokes 0-2 pixels wider, the same for all digits of an image), ``dropout_5`` (dropout 0.5 on the columns),
-``all_data`` (``train_split=None``: no 10% held out for validation), ``mild_tears`` (the slot distortions
-that tear a digit straddling two slots, milder: rotation up to 8 degrees, shifts up to 2 and 1.5 pixels).
+``all_data`` (``train_split=None``: no 10% held out for validation), ``tearing_ranges`` (the slot
+distortions of the fixed slots, ``AUGMENTATION``: the reader's before ``FREE_LAYOUT_AUGMENTATION``, whose milder
+rotation and shifts tear less a digit that straddles two slots; the ``reader`` rows of the records before
+4122c34 are its rows, and that commit's ``mild_tears`` is today's ``reader``).
 ``--seed`` sets the estimators' ``random_state`` (the data stay the same). Record:
 ``benchmarks/results/digits_anywhere_folds.md``.
 
@@ -57,7 +59,7 @@ from sk_digitsum import DigitHeadsClassifier  # noqa: E402
 from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank  # noqa: E402
 from sk_digitsum.nn import ReadingSumLayer, log_convolve  # noqa: E402
 from sk_digitsum.nn.heads import _ReadingSums  # noqa: E402
-from sk_digitsum.nn.augment import SlotAugment, _max_filter3  # noqa: E402
+from sk_digitsum.nn.augment import AUGMENTATION, SlotAugment, _max_filter3  # noqa: E402
 
 MAX_DIGITS = 6
 LAYOUT = dict(n_digits=(1, MAX_DIGITS))
@@ -248,7 +250,7 @@ VARIANTS = {
     "thick_pen": ({}, thick_pen),
     "dropout_5": ({"module__dropout": 0.5}, None),
     "all_data": ({"train_split": None}, None),
-    "mild_tears": ({"augment": {"rotation": 8.0, "shift": (2.0, 1.5)}}, None),
+    "tearing_ranges": ({"augment": {key: AUGMENTATION[key] for key in ("rotation", "shift")}}, None),
 }
 
 

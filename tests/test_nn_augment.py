@@ -1,8 +1,10 @@
+import numpy as np
 import pytest
 import torch
 
 from sk_digitsum.nn import augment
-from sk_digitsum.nn.augment import AUGMENTATION, SlotAugment, _affine_grid, distort_slots
+from sk_digitsum.nn import DigitHeadsNet, DigitReaderNet
+from sk_digitsum.nn.augment import AUGMENTATION, FREE_LAYOUT_AUGMENTATION, SlotAugment, _affine_grid, distort_slots
 
 
 def test_stroke_sign_thickens_and_thins():
@@ -29,8 +31,9 @@ def test_affine_grid_matches_torch():
     torch.testing.assert_close(_affine_grid(theta, 28, 40), expected)
 
 
-@pytest.mark.parametrize("ranges", [True, {"elastic": 0.0}, {"rotation": 5.0, "noise": 0.0}])
-def test_augment_dict_replaces_only_the_ranges_it_names(monkeypatch, ranges):
+@pytest.fixture
+def used_ranges(monkeypatch):
+    """The ranges of the next distortion, which passes the slots through undistorted."""
     used = {}
 
     def record_ranges(slots, **given):
@@ -38,9 +41,30 @@ def test_augment_dict_replaces_only_the_ranges_it_names(monkeypatch, ranges):
         return slots.permute(0, 2, 1, 3).flatten(2)
 
     monkeypatch.setattr(augment, "distort_slots", record_ranges)
+    return used
+
+
+@pytest.mark.parametrize("defaults", [AUGMENTATION, FREE_LAYOUT_AUGMENTATION])
+@pytest.mark.parametrize("ranges", [True, {"elastic": 0.0}, {"rotation": 5.0, "noise": 0.0}])
+def test_augment_dict_replaces_only_the_ranges_it_names(used_ranges, ranges, defaults):
     batch = torch.rand(2, 1, 28, 112)
-    torch.testing.assert_close(SlotAugment(4, ranges).train()(batch), batch)  # the slots go back where they came from
-    assert used == {**AUGMENTATION, **(ranges if isinstance(ranges, dict) else {})}
+    # the slots go back where they came from
+    torch.testing.assert_close(SlotAugment(4, ranges, defaults).train()(batch), batch)
+    assert used_ranges == {**defaults, **(ranges if isinstance(ranges, dict) else {})}
+
+
+def test_free_layout_ranges_tear_less_and_change_nothing_else():
+    torn = {"rotation", "shift"}
+    assert {key for key in AUGMENTATION if FREE_LAYOUT_AUGMENTATION[key] != AUGMENTATION[key]} == torn
+    assert FREE_LAYOUT_AUGMENTATION["rotation"] < AUGMENTATION["rotation"]
+    assert all(np.less(FREE_LAYOUT_AUGMENTATION["shift"], AUGMENTATION["shift"]))
+
+
+@pytest.mark.parametrize("network, expected", [(DigitHeadsNet(), AUGMENTATION),
+                                               (DigitReaderNet(), FREE_LAYOUT_AUGMENTATION)])
+def test_the_reader_distorts_with_the_free_layout_ranges(used_ranges, network, expected):
+    network.train()(torch.zeros(2, *network.image_shape, dtype=torch.uint8))
+    assert used_ranges == expected
 
 
 def test_training_mode_distorts_and_eval_mode_passes_the_batch_itself():

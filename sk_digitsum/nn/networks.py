@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.fx.experimental.optimization import fuse
 
-from .augment import SlotAugment
+from .augment import AUGMENTATION, FREE_LAYOUT_AUGMENTATION, SlotAugment
 from .backbones import build_backbone
 from .heads import DigitHeads, DigitReader, DigitSumLayer, ReadingSumLayer, SumHead
 from .precision import autocast, in_float32
@@ -66,13 +66,15 @@ def as_image_batch(images):
 class _DigitNetwork(nn.Module):
     """Scaling, augmentation and the backbone under the precision policy; subclasses add the head."""
 
+    augmentation = AUGMENTATION  # the ranges of augment=True
+
     def __init__(self, backbone, depth, pretrained, image_shape, n_digits, mixed_precision, augment,
                  backbone_options):
         super().__init__()
         self.n_digits = n_digits
         self.image_shape = tuple(image_shape)
         self.mixed_precision = mixed_precision
-        self.augment = SlotAugment(n_digits, augment)
+        self.augment = SlotAugment(n_digits, augment, self.augmentation)
         self.backbone = build_backbone(backbone, depth, pretrained, image_shape, **backbone_options)
         self.to(memory_format=torch.channels_last)
 
@@ -189,7 +191,9 @@ class DigitReaderNet(_DigitNetwork):
         The backbone's precision (:func:`~sk_digitsum.nn.precision.autocast_dtype`).
     augment : bool or dict, default=True
         Distortion of training batches (:class:`~sk_digitsum.nn.augment.SlotAugment`,
-        over ``max_digits`` slots of the canvas).
+        over ``max_digits`` slots of the canvas), with the milder rotation
+        and shifts of :data:`~sk_digitsum.nn.augment.FREE_LAYOUT_AUGMENTATION`:
+        a digit that straddles two slots is torn less.
     **backbone_options
         Passed to the backbone, e.g. ``width`` for digitnet.
 
@@ -209,6 +213,8 @@ class DigitReaderNet(_DigitNetwork):
     >>> logits.shape, net.sum_log_probs(logits).shape
     (torch.Size([2, 21, 11]), torch.Size([2, 55]))
     """
+
+    augmentation = FREE_LAYOUT_AUGMENTATION
 
     def __init__(self, backbone="digitnet", depth=None, pretrained=False, image_shape=(28, 168), max_digits=6,
                  dropout=0.3, context=3, *, mixed_precision="auto", augment=True, **backbone_options):
