@@ -20,14 +20,14 @@ digit, runs not merged: the sum is a plain convolution over the columns), ``augm
 ``augment_slots_4`` (the training distortions over 3 or 4 slots of the canvas instead of 6),
 ``antialiased`` and ``antialiased_last`` (the backbone's max-poolings, or its last, anti-aliased),
 ``strided_after_max`` (each max-pooling at stride 1, the convolution after it at stride 2),
-``deeper_context`` (two context convolutions, a ReLU between them), ``float32_sums`` (the reading sum in
-float32), ``fine_columns`` (columns of 4 pixels: the last pooling halves the height only, the layers after it
-dilated along the width) and ``fine_columns_float32`` (both), ``thick_pen`` (half the training images with
+``deeper_context`` (two context convolutions, a ReLU between them), ``fine_columns`` (columns of 4 pixels:
+the last pooling halves the height only, the layers after it dilated along the width; run with the reading
+sum in float32 at 4122c34, as ``fine_columns_float32``), ``thick_pen`` (half the training images with
 strokes 0-2 pixels wider, the same for all digits of an image), ``dropout_5`` (dropout 0.5 on the columns),
 ``all_data`` (``train_split=None``: no 10% held out for validation), ``tearing_ranges`` (the slot
 distortions of the fixed slots, ``AUGMENTATION``: the reader's before ``FREE_LAYOUT_AUGMENTATION``, whose milder
-rotation and shifts tear less a digit that straddles two slots; the ``reader`` rows of the records before
-4122c34 are its rows, and that commit's ``mild_tears`` is today's ``reader``).
+rotation and shifts tear less a digit that straddles two slots: the ``reader`` rows of records made
+before c7614f8 are its rows, and ``mild_tears`` at 4122c34 is today's ``reader``).
 ``--seed`` sets the estimators' ``random_state`` (the data stay the same). Record:
 ``benchmarks/results/digits_anywhere_folds.md``.
 
@@ -57,8 +57,7 @@ from _common import (  # noqa: E402
 
 from sk_digitsum import DigitHeadsClassifier  # noqa: E402
 from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank  # noqa: E402
-from sk_digitsum.nn import ReadingSumLayer, log_convolve  # noqa: E402
-from sk_digitsum.nn.heads import _ReadingSums  # noqa: E402
+from sk_digitsum.nn import log_convolve  # noqa: E402
 from sk_digitsum.nn.augment import AUGMENTATION, SlotAugment, _max_filter3  # noqa: E402
 
 MAX_DIGITS = 6
@@ -126,19 +125,6 @@ class AntialiasedPool(torch.nn.Module):
         return F.conv2d(features, self.kernel.to(features.dtype), stride=2, padding=1, groups=len(self.kernel))
 
 
-class Float32ReadingSums(torch.nn.Module):
-    """The reading sum in float32 instead of float64 (sums under 1e-38 pass no gradient)."""
-
-    def __init__(self, max_digits):
-        super().__init__()
-        self.layer = ReadingSumLayer(max_digits)
-
-    def forward(self, column_logits):
-        probs = torch.softmax(column_logits.float(), dim=-1).permute(1, 2, 0).contiguous()
-        layer = self.layer
-        return _ReadingSums.apply(probs, layer.source, layer.target, layer.to_sums.float())
-
-
 def fine_columns(clf):
     """Columns of 4 pixels instead of 8: the last max-pooling halves the height only, and the layers after it
     (the last stage, the context convolution) are dilated 2 along the width, so they see as far as before."""
@@ -172,14 +158,6 @@ class ThickPen(torch.nn.Module):
 def thick_pen(clf):
     """Train on images of a thicker pen too (:class:`ThickPen`)."""
     clf.module_.augment = ThickPen(clf.module_.augment)
-
-
-def combined(*changes):
-    """The changes one after the other."""
-    def change(clf):
-        for one in changes:
-            one(clf)
-    return change
 
 
 def sum_layers(layer_class):
@@ -244,9 +222,7 @@ VARIANTS = {
     "antialiased_last": ({}, antialiased(lambda pools: pools[-1:])),
     "strided_after_max": ({}, strided_after_max),
     "deeper_context": ({}, deeper_context),
-    "float32_sums": ({}, sum_layers(Float32ReadingSums)),
     "fine_columns": ({}, fine_columns),
-    "fine_columns_float32": ({}, combined(fine_columns, sum_layers(Float32ReadingSums))),
     "thick_pen": ({}, thick_pen),
     "dropout_5": ({"module__dropout": 0.5}, None),
     "all_data": ({"train_split": None}, None),

@@ -323,11 +323,7 @@ def _reading_pass(probs, source, to_sums, saved=None):
         saved.append(scale)  # the last rescaling, which no column finds
     sums = (so_far / scale).T @ to_sums
     # Sums no reading reaches stay finite, and their gradients zero.
-    return sums.clamp(min=_floor(sums)).log() + (log_scale + scale.log())[:, None], sums
-
-
-def _floor(sums):
-    return 1e-300 if sums.dtype == torch.float64 else torch.finfo(sums.dtype).tiny
+    return sums.clamp(min=1e-300).log() + (log_scale + scale.log())[:, None], sums
 
 
 class _ReadingSums(torch.autograd.Function):
@@ -354,7 +350,7 @@ class _ReadingSums(torch.autograd.Function):
         # The gradient with respect to the states after the last column: d log(sum) / d state is 1 / sum
         # (sums clamped to 1e-300 pass none), through the last rescaling.
         last_scale = ctx.columns[-1]
-        grad_on_nothing = (torch.where(sums >= _floor(sums), grad_log_sums / sums, 0.0) @ to_sums.T).T / last_scale
+        grad_on_nothing = (torch.where(sums >= 1e-300, grad_log_sums / sums, 0.0) @ to_sums.T).T / last_scale
         grad_on_digit = grad_on_nothing.expand(N_DIGIT_CLASSES, -1, -1)
         grad_probs = torch.empty_like(probs)
         for column in reversed(range(probs.shape[0])):
