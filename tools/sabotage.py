@@ -131,6 +131,9 @@ SABOTAGES = [
      "            grad_on_digit = grad_before_digit - grad_new_digit\n",
      "            grad_on_digit = grad_before_digit.clone()\n",
      ["tests/test_nn.py::test_reading_sum_layer_gradients_match_those_of_the_enumeration"]),
+    ("the reader distorts its slots with the ranges of fixed slots", "sk_digitsum/nn/networks.py",
+     "    augmentation = FREE_LAYOUT_AUGMENTATION\n", "    augmentation = AUGMENTATION\n",
+     ["tests/test_nn_augment.py::test_the_reader_distorts_with_the_free_layout_ranges"]),
 ]
 
 
