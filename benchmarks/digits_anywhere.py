@@ -28,7 +28,9 @@ strokes 0-2 pixels wider, the same for all digits of an image), ``dropout_5`` (d
 ``all_data`` (``train_split=None``: no 10% held out for validation), ``tearing_ranges`` (the slot
 distortions of the fixed slots, ``AUGMENTATION``: the reader's before ``FREE_LAYOUT_AUGMENTATION``, whose milder
 rotation and shifts tear less a digit that straddles two slots: the ``reader`` rows of records made
-before c7614f8 are its rows, and ``mild_tears`` at 4122c34 is today's ``reader``).
+before c7614f8 are its rows, and ``mild_tears`` at 4122c34 is today's ``reader``), ``weight_decay_5``
+(AdamW's weight decay 0.05 instead of 0.01), ``ema_998`` (``ema_beta=0.998``: a longer average of the
+weights), ``lr_2`` (``lr=2e-3``) and ``elastic_2`` (elastic distortion of 2 pixels instead of 1).
 ``--seed`` sets the estimators' ``random_state`` (the data stay the same). Record:
 ``benchmarks/results/digits_anywhere_folds.md``.
 
@@ -228,6 +230,10 @@ VARIANTS = {
     "dropout_5": ({"module__dropout": 0.5}, None),
     "all_data": ({"train_split": None}, None),
     "tearing_ranges": ({"augment": {key: AUGMENTATION[key] for key in ("rotation", "shift")}}, None),
+    "weight_decay_5": ({"optimizer__weight_decay": 0.05}, None),
+    "ema_998": ({"ema_beta": 0.998}, None),
+    "lr_2": ({"lr": 2e-3}, None),
+    "elastic_2": ({"augment": {"elastic": 2.0}}, None),
 }
 
 
