@@ -61,7 +61,9 @@ from _common import (  # noqa: E402
 from sk_digitsum import DigitHeadsClassifier  # noqa: E402
 from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank  # noqa: E402
 from sk_digitsum.nn import log_convolve  # noqa: E402
-from sk_digitsum.nn.augment import AUGMENTATION, SlotAugment, _max_filter3  # noqa: E402
+from sk_digitsum.nn.augment import (  # noqa: E402
+    AUGMENTATION, FREE_LAYOUT_AUGMENTATION, SlotAugment, _max_filter3, add_noise,
+)
 
 MAX_DIGITS = 6
 LAYOUT = dict(n_digits=(1, MAX_DIGITS))
@@ -165,6 +167,68 @@ def thick_pen(clf):
     clf.module_.augment = ThickPen(clf.module_.augment)
 
 
+class SmoothSlotAugment(torch.nn.Module):
+    """Each slot's own rotation, scale and shift, blended between slot centres into one tear-free warp.
+
+    The slot distortions warp each 28-pixel slot on its own, so a digit that straddles two slots is torn
+    where their warps differ. Here the sampling point of a pixel is the mix of the slots' warps, weighted by
+    hat functions over the slot centres, so the warp changes smoothly along the canvas: a digit takes the
+    warp of the slots it lies in, untorn. The elastic field spans the canvas (4 lattice points per slot
+    across); stroke changes mix the same way; noise is added last.
+    """
+
+    def __init__(self, n_slots, ranges):
+        super().__init__()
+        self.n_slots = n_slots
+        self.ranges = ranges
+
+    def forward(self, images):
+        if not self.training:
+            return images
+        n, _, height, width = images.shape
+        r, k, device = self.ranges, self.n_slots, images.device
+        slot = width / k
+        centres = (torch.arange(k, device=device) + 0.5) * slot
+        x = torch.arange(width, device=device) + 0.5
+        y = torch.arange(height, device=device) + 0.5 - height / 2
+        weights = F.relu(1 - (x.clamp(centres[0], centres[-1])[None] - centres[:, None]).abs() / slot)  # (k, W)
+
+        def uniform(low, high):
+            return torch.rand(n, k, device=device) * (high - low) + low
+
+        strength = uniform(-r["stroke"] / 2, r["stroke"]) @ weights  # (n, W)
+        strength = strength[:, None, None, :]
+        dilated, eroded = _max_filter3(images), -_max_filter3(-images)
+        images = torch.where(strength >= 0, torch.lerp(images, dilated, strength.clamp(min=0)),
+                             torch.lerp(images, eroded, (-strength).clamp(min=0)))
+
+        angle = uniform(-1, 1) * np.radians(r["rotation"])
+        inverse_scale = 1 / uniform(*r["scale"])
+        a, b = torch.cos(angle) * inverse_scale, torch.sin(angle) * inverse_scale
+        shift_x, shift_y = uniform(-r["shift"][0], r["shift"][0]), uniform(-r["shift"][1], r["shift"][1])
+        offset = x[None, None] - centres[None, :, None]  # (1, k, W)
+        along = torch.einsum("nkw,kw->nw", centres[None, :, None] + a[..., None] * offset - shift_x[..., None], weights)
+        tilt = (b @ weights)[:, None, :]
+        across = torch.einsum("nkw,kw->nw", b[..., None] * offset - shift_y[..., None], weights)
+        stretch = (a @ weights)[:, None, :]
+        source_x = along[:, None, :] - y[None, :, None] * tilt
+        source_y = height / 2 + across[:, None, :] + y[None, :, None] * stretch
+        if r["elastic"] > 0:
+            coarse = torch.randn(n, 2, 4, 4 * k, device=device) * r["elastic"]
+            field = F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=True)
+            source_x, source_y = source_x + field[:, 0], source_y + field[:, 1]
+        grid = torch.stack([2 * source_x / width - 1, 2 * source_y / height - 1], dim=-1)
+        warped = F.grid_sample(images, grid, align_corners=False).squeeze(1)
+        return add_noise(warped, r["noise"]).unsqueeze(1)
+
+
+def smooth_slots(ranges):
+    """Distort the canvas with :class:`SmoothSlotAugment` over ``max_digits`` slots, with ``ranges``."""
+    def change(clf):
+        clf.module_.augment = SmoothSlotAugment(clf.max_digits, ranges)
+    return change
+
+
 def sum_layers(layer_class):
     """Replace the network's and the loss's sum layers both."""
     def change(clf):
@@ -236,6 +300,8 @@ VARIANTS = {
     "ema_998": ({"ema_beta": 0.998}, None),
     "lr_2": ({"lr": 2e-3}, None),
     "elastic_2": ({"augment": {"elastic": 2.0}}, None),
+    "smooth_slots": ({}, smooth_slots(AUGMENTATION)),
+    "smooth_slots_mild": ({}, smooth_slots(FREE_LAYOUT_AUGMENTATION)),
 }
 
 
