@@ -30,7 +30,9 @@ distortions of the fixed slots, ``AUGMENTATION``: the reader's before ``FREE_LAY
 rotation and shifts tear less a digit that straddles two slots: the ``reader`` rows of records made
 before c7614f8 are its rows, and ``mild_tears`` at 4122c34 is today's ``reader``), ``weight_decay_5``
 (AdamW's weight decay 0.05 instead of 0.01), ``ema_998`` (``ema_beta=0.998``: a longer average of the
-weights), ``lr_2`` (``lr=2e-3``) and ``elastic_2`` (elastic distortion of 2 pixels instead of 1).
+weights), ``lr_2`` (``lr=2e-3``), ``elastic_2`` (elastic distortion of 2 pixels instead of 1), and
+``smooth_slots`` and ``smooth_slots_mild`` (each slot's warp drawn with the ranges of fixed slots, or the
+reader's, and the warps blended along the canvas into one that tears no digit: ``SmoothSlotAugment``).
 ``--seed`` sets the estimators' ``random_state`` (the data stay the same). Record:
 ``benchmarks/results/digits_anywhere_folds.md``.
 
