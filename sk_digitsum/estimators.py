@@ -65,8 +65,8 @@ _DOC_TEMPLATE = """{summary}
         scale, shift, stroke width, a smooth elastic warp and noise, with the
         ranges of ``sk_digitsum.nn.AUGMENTATION`` (for the column reader of
         :class:`DigitHeadsClassifier` with ``max_digits``, the milder rotation
-        and shifts of ``sk_digitsum.nn.FREE_LAYOUT_AUGMENTATION``, which tear
-        less a digit that straddles two slots). A dict overrides
+        and shifts of ``sk_digitsum.nn.FREE_LAYOUT_AUGMENTATION``, which read
+        more sums of digits anywhere). A dict overrides
         some of them, with the meanings of :class:`SyntheticDigitsGenerator`'s
         parameters (``{{"elastic": 0.0}}`` gives the augmentation of 0.2).
         The network distorts in training mode only: validation, prediction

@@ -53,7 +53,7 @@ def test_augment_dict_replaces_only_the_ranges_it_names(used_ranges, ranges, def
     assert used_ranges == {**defaults, **(ranges if isinstance(ranges, dict) else {})}
 
 
-def test_free_layout_ranges_tear_less_and_change_nothing_else():
+def test_free_layout_ranges_are_milder_in_rotation_and_shift_alone():
     torn = {"rotation", "shift"}
     assert {key for key in AUGMENTATION if FREE_LAYOUT_AUGMENTATION[key] != AUGMENTATION[key]} == torn
     assert FREE_LAYOUT_AUGMENTATION["rotation"] < AUGMENTATION["rotation"]
