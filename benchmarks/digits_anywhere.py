@@ -32,7 +32,9 @@ before c7614f8 are its rows, and ``mild_tears`` at 4122c34 is today's ``reader``
 (AdamW's weight decay 0.05 instead of 0.01), ``ema_998`` (``ema_beta=0.998``: a longer average of the
 weights), ``lr_2`` (``lr=2e-3``), ``elastic_2`` (elastic distortion of 2 pixels instead of 1), and
 ``smooth_slots`` and ``smooth_slots_mild`` (each slot's warp drawn with the ranges of fixed slots, or the
-reader's, and the warps blended along the canvas into one that tears no digit: ``SmoothSlotAugment``).
+reader's, and the warps blended along the canvas into one that tears no digit: ``SmoothSlotAugment``),
+``scale_mild`` (scales 0.9-1.1 instead of 0.8-1.2) and ``no_noise`` (no background noise: the test images
+have none).
 ``--seed`` sets the estimators' ``random_state`` (the data stay the same). Record:
 ``benchmarks/results/digits_anywhere_folds.md``.
 
@@ -304,6 +306,8 @@ VARIANTS = {
     "elastic_2": ({"augment": {"elastic": 2.0}}, None),
     "smooth_slots": ({}, smooth_slots(AUGMENTATION)),
     "smooth_slots_mild": ({}, smooth_slots(FREE_LAYOUT_AUGMENTATION)),
+    "scale_mild": ({"augment": {"scale": (0.9, 1.1)}}, None),
+    "no_noise": ({"augment": {"noise": 0.0}}, None),
 }
 
 
