@@ -26,8 +26,8 @@ the last pooling halves the height only, the layers after it dilated along the w
 sum in float32 at 4122c34, as ``fine_columns_float32``), ``thick_pen`` (half the training images with
 strokes 0-2 pixels wider, the same for all digits of an image), ``dropout_5`` (dropout 0.5 on the columns),
 ``all_data`` (``train_split=None``: no 10% held out for validation), ``tearing_ranges`` (the slot
-distortions of the fixed slots, ``AUGMENTATION``: the reader's before ``FREE_LAYOUT_AUGMENTATION``, whose milder
-rotation and shifts tear less a digit that straddles two slots: the ``reader`` rows of records made
+distortions of the fixed slots, ``AUGMENTATION``: the reader's before ``FREE_LAYOUT_AUGMENTATION``, with its
+milder rotation and shifts: the ``reader`` rows of records made
 before c7614f8 are its rows, and ``mild_tears`` at 4122c34 is today's ``reader``), ``weight_decay_5``
 (AdamW's weight decay 0.05 instead of 0.01), ``ema_998`` (``ema_beta=0.998``: a longer average of the
 weights), ``lr_2`` (``lr=2e-3``), ``elastic_2`` (elastic distortion of 2 pixels instead of 1), and
@@ -211,7 +211,8 @@ class SmoothSlotAugment(torch.nn.Module):
         a, b = torch.cos(angle) * inverse_scale, torch.sin(angle) * inverse_scale
         shift_x, shift_y = uniform(-r["shift"][0], r["shift"][0]), uniform(-r["shift"][1], r["shift"][1])
         offset = x[None, None] - centres[None, :, None]  # (1, k, W)
-        along = torch.einsum("nkw,kw->nw", centres[None, :, None] + a[..., None] * offset - shift_x[..., None], weights)
+        along = torch.einsum("nkw,kw->nw", centres[None, :, None] + a[..., None] * offset - shift_x[..., None],
+                             weights)
         tilt = (b @ weights)[:, None, :]
         across = torch.einsum("nkw,kw->nw", b[..., None] * offset - shift_y[..., None], weights)
         stretch = (a @ weights)[:, None, :]
