@@ -66,7 +66,7 @@ from sk_digitsum import DigitHeadsClassifier  # noqa: E402
 from sk_digitsum.datasets import load_digit_bank, make_digit_sums, split_digit_bank  # noqa: E402
 from sk_digitsum.nn import log_convolve  # noqa: E402
 from sk_digitsum.nn.augment import (  # noqa: E402
-    AUGMENTATION, FREE_LAYOUT_AUGMENTATION, SlotAugment, _max_filter3, add_noise,
+    AUGMENTATION, FREE_LAYOUT_AUGMENTATION, SlotAugment, _max_filter3, _uniform, add_noise,
 )
 
 MAX_DIGITS = 6
@@ -198,7 +198,7 @@ class SmoothSlotAugment(torch.nn.Module):
         weights = F.relu(1 - (x.clamp(centres[0], centres[-1])[None] - centres[:, None]).abs() / slot)  # (k, W)
 
         def uniform(low, high):
-            return torch.rand(n, k, device=device) * (high - low) + low
+            return _uniform(n * k, low, high, None, device).view(n, k)
 
         strength = uniform(-r["stroke"] / 2, r["stroke"]) @ weights  # (n, W)
         strength = strength[:, None, None, :]

@@ -54,8 +54,8 @@ def test_augment_dict_replaces_only_the_ranges_it_names(used_ranges, ranges, def
 
 
 def test_free_layout_ranges_are_milder_in_rotation_and_shift_alone():
-    torn = {"rotation", "shift"}
-    assert {key for key in AUGMENTATION if FREE_LAYOUT_AUGMENTATION[key] != AUGMENTATION[key]} == torn
+    milder = {"rotation", "shift"}
+    assert {key for key in AUGMENTATION if FREE_LAYOUT_AUGMENTATION[key] != AUGMENTATION[key]} == milder
     assert FREE_LAYOUT_AUGMENTATION["rotation"] < AUGMENTATION["rotation"]
     assert all(np.less(FREE_LAYOUT_AUGMENTATION["shift"], AUGMENTATION["shift"]))
 
