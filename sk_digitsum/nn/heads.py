@@ -304,16 +304,24 @@ def _reading_pass(probs, source, to_sums, saved=None):
     ending_on_nothing = probs.new_zeros(n_pairs, n_images)
     ending_on_nothing[0] = 1.0
     log_scale = probs.new_zeros(n_images)
+    # The (digits x pairs x images) states are written in place into buffers made once per pass: on a CPU,
+    # a fresh buffer for each column's result costs the first touch of its pages, half the pass's time.
+    # Only the states the backward pass reads take one buffer per column, and not one block for all:
+    # one block is large enough for the C library to map it afresh from the system at each pass.
+    not_on_digit, before_digit = torch.empty_like(ending_on_digit), torch.empty_like(ending_on_digit)
     for column in range(n_columns):
         so_far = ending_on_digit.sum(dim=0) + ending_on_nothing
         scale = so_far.sum(dim=0)
         log_scale += scale.log()
         # Reading digit d after any other symbol starts a new digit ...
-        before_digit = (so_far - ending_on_digit).flatten(0, 1).index_select(0, source).view_as(ending_on_digit)
+        if saved is not None and column > 0:
+            before_digit = torch.empty_like(ending_on_digit)
+        torch.sub(so_far, ending_on_digit, out=not_on_digit)
+        torch.index_select(not_on_digit.view(-1, n_images), 0, source, out=before_digit.view(-1, n_images))
         # ... and reading d again right after d continues the same one.
         before_digit += ending_on_digit
         column_probs = probs[column] / scale
-        ending_on_digit = column_probs[:NO_DIGIT, None] * before_digit
+        torch.mul(column_probs[:NO_DIGIT, None], before_digit, out=ending_on_digit)
         ending_on_nothing = column_probs[NO_DIGIT] * so_far
         if saved is not None:
             saved.append((before_digit, so_far, scale))
@@ -332,9 +340,9 @@ class _ReadingSums(torch.autograd.Function):
     Under autograd the pass records about sixty small operations per column;
     the backward pass of a linear recurrence is itself a linear recurrence,
     run here backwards over the columns on the saved states, as the backward
-    algorithm of an HMM is. Forward and backward take 0.6 times the time
-    they take under autograd (6 digits, 21 columns, 128 images on a 2-core
-    CPU: 25 ms against 41), with the same gradients.
+    algorithm of an HMM is. Both passes write their large states in place
+    (which autograd would refuse), with the same gradients as autograd's
+    (``benchmarks/reading_sum.py``).
     """
 
     @staticmethod
@@ -351,18 +359,23 @@ class _ReadingSums(torch.autograd.Function):
         # (sums clamped to 1e-300 pass none), through the last rescaling.
         last_scale = ctx.columns[-1]
         grad_on_nothing = (torch.where(sums >= 1e-300, grad_log_sums / sums, 0.0) @ to_sums.T).T / last_scale
-        grad_on_digit = grad_on_nothing.expand(N_DIGIT_CLASSES, -1, -1)
+        # Written in place, as the forward pass's states are.
+        grad_on_digit = grad_on_nothing.expand(N_DIGIT_CLASSES, -1, -1).contiguous()
+        grad_before_digit, grad_new_digit = torch.empty_like(grad_on_digit), torch.empty_like(grad_on_digit)
+        n_images = grad_on_digit.shape[-1]
         grad_probs = torch.empty_like(probs)
         for column in reversed(range(probs.shape[0])):
             before_digit, so_far, scale = ctx.columns[column]
-            grad_probs[column, :NO_DIGIT] = (grad_on_digit * before_digit).sum(dim=1) / scale
+            torch.mul(grad_on_digit, before_digit, out=grad_new_digit)  # a product, before the buffer's use below
+            torch.sum(grad_new_digit, dim=1, out=grad_probs[column, :NO_DIGIT])
+            grad_probs[column, :NO_DIGIT] /= scale
             grad_probs[column, NO_DIGIT] = (grad_on_nothing * so_far).sum(dim=0) / scale
             column_probs = probs[column] / scale
-            grad_before_digit = grad_on_digit * column_probs[:NO_DIGIT, None]
+            torch.mul(grad_on_digit, column_probs[:NO_DIGIT, None], out=grad_before_digit)
             # Each pair before the column reaches one pair a digit d later: the adjoint of the forward's rows.
-            grad_new_digit = grad_before_digit.flatten(0, 1).index_select(0, target).view_as(grad_before_digit)
+            torch.index_select(grad_before_digit.view(-1, n_images), 0, target, out=grad_new_digit.view(-1, n_images))
             grad_so_far = grad_new_digit.sum(dim=0) + grad_on_nothing * column_probs[NO_DIGIT]
-            grad_on_digit = grad_before_digit - grad_new_digit
+            torch.sub(grad_before_digit, grad_new_digit, out=grad_on_digit)
             grad_on_digit += grad_so_far
             grad_on_nothing = grad_so_far
         return grad_probs, None, None, None
