@@ -64,8 +64,8 @@ _DOC_TEMPLATE = """{summary}
         Randomly distort each digit slot of every training batch: rotation,
         scale, shift, stroke width, a smooth elastic warp and noise, with the
         ranges of ``sk_digitsum.nn.AUGMENTATION`` (for the column reader of
-        :class:`DigitHeadsClassifier` with ``max_digits``, the milder rotation
-        and shifts of ``sk_digitsum.nn.FREE_LAYOUT_AUGMENTATION``, which read
+        :class:`DigitHeadsClassifier` with ``max_digits``, the milder rotation,
+        scales and shifts of ``sk_digitsum.nn.FREE_LAYOUT_AUGMENTATION``, which read
         more sums of digits anywhere). A dict overrides
         some of them, with the meanings of :class:`SyntheticDigitsGenerator`'s
         parameters (``{{"elastic": 0.0}}`` gives the augmentation of 0.2).

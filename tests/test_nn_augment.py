@@ -53,11 +53,13 @@ def test_augment_dict_replaces_only_the_ranges_it_names(used_ranges, ranges, def
     assert used_ranges == {**defaults, **(ranges if isinstance(ranges, dict) else {})}
 
 
-def test_free_layout_ranges_are_milder_in_rotation_and_shift_alone():
-    milder = {"rotation", "shift"}
+def test_free_layout_ranges_are_milder_in_rotation_scale_and_shift_alone():
+    milder = {"rotation", "scale", "shift"}
     assert {key for key in AUGMENTATION if FREE_LAYOUT_AUGMENTATION[key] != AUGMENTATION[key]} == milder
     assert FREE_LAYOUT_AUGMENTATION["rotation"] < AUGMENTATION["rotation"]
     assert all(np.less(FREE_LAYOUT_AUGMENTATION["shift"], AUGMENTATION["shift"]))
+    low, high = FREE_LAYOUT_AUGMENTATION["scale"]
+    assert AUGMENTATION["scale"][0] < low < 1.0 < high < AUGMENTATION["scale"][1]
 
 
 @pytest.mark.parametrize("network, expected", [(DigitHeadsNet(), AUGMENTATION),

@@ -191,8 +191,8 @@ class DigitReaderNet(_DigitNetwork):
         The backbone's precision (:func:`~sk_digitsum.nn.precision.autocast_dtype`).
     augment : bool or dict, default=True
         Distortion of training batches (:class:`~sk_digitsum.nn.augment.SlotAugment`,
-        over ``max_digits`` slots of the canvas), with the milder rotation
-        and shifts of :data:`~sk_digitsum.nn.augment.FREE_LAYOUT_AUGMENTATION`,
+        over ``max_digits`` slots of the canvas), with the milder rotation,
+        scales and shifts of :data:`~sk_digitsum.nn.augment.FREE_LAYOUT_AUGMENTATION`,
         which read more sums of digits anywhere.
     **backbone_options
         Passed to the backbone, e.g. ``width`` for digitnet.
