@@ -305,7 +305,8 @@ def _reading_pass(probs, source, to_sums, saved=None):
     ending_on_nothing[0] = 1.0
     log_scale = probs.new_zeros(n_images)
     # The (digits x pairs x images) states are written in place into buffers made once per pass: on a CPU,
-    # a fresh buffer for each column's result costs the first touch of its pages, half the pass's time.
+    # a fresh buffer for each column's result costs the first touch of its pages, and forward and backward
+    # took 1.6 times as long with them (benchmarks/results/reading_sum.md).
     # Only the states the backward pass reads take one buffer per column, and not one block for all:
     # one block is large enough for the C library to map it afresh from the system at each pass.
     not_on_digit, before_digit = torch.empty_like(ending_on_digit), torch.empty_like(ending_on_digit)
@@ -366,7 +367,7 @@ class _ReadingSums(torch.autograd.Function):
         grad_probs = torch.empty_like(probs)
         for column in reversed(range(probs.shape[0])):
             before_digit, so_far, scale = ctx.columns[column]
-            torch.mul(grad_on_digit, before_digit, out=grad_new_digit)  # a product, before the buffer's use below
+            torch.mul(grad_on_digit, before_digit, out=grad_new_digit)  # borrowed for the product; refilled below
             torch.sum(grad_new_digit, dim=1, out=grad_probs[column, :NO_DIGIT])
             grad_probs[column, :NO_DIGIT] /= scale
             grad_probs[column, NO_DIGIT] = (grad_on_nothing * so_far).sum(dim=0) / scale
