@@ -329,6 +329,14 @@ def fit_variant(name, X, y, epochs, max_digits=MAX_DIGITS, seed=0):
     return clf, time.perf_counter() - start
 
 
+def recorded_command(args, *words):
+    """The command line that repeats this run, for its record: the options that differ from the defaults."""
+    return " ".join(["python benchmarks/digits_anywhere.py", *words]
+                    + ([f"--epochs {args.epochs}"] if args.epochs != 30 else [])
+                    + ([f"--seed {args.seed}"] if args.seed else [])
+                    + ([f"--record {args.record}"] if args.record else []))
+
+
 def per_count(clf, X, sums, digits):
     """Sum accuracy for each number of digits, then overall."""
     predicted = clf.predict(X)
@@ -364,9 +372,7 @@ def folds(args):
             + markdown_table(["variant", *[f"{k} digit{'s' * (k > 1)}" for k in range(1, MAX_DIGITS + 1)], "all",
                               "digits read", "fit (s)"], rows))
     write_record(args.record or RESULTS / "digits_anywhere_folds.md", "Digits anywhere: choices on a fold",
-                 "python benchmarks/digits_anywhere.py folds " + " ".join(args.variants)
-                 + (f" --epochs {args.epochs}" if args.epochs != 30 else "")
-                 + (f" --seed {args.seed}" if args.seed else ""), time.perf_counter() - started, body)
+                 recorded_command(args, "folds", *args.variants), time.perf_counter() - started, body)
 
 
 def figure(clf, X, sums, path):
@@ -457,13 +463,13 @@ def run(args):
             "Four digits in fixed slots (28x112, the main job's images; 10,000 tight and 10,000 scanned test "
             f"images of the odd-indexed digits), the slot heads against the reader trained on the same images:\n\n"
             f"{fixed_table}\n\n" + (FIGURE_LINE if args.seed == 0 else OTHER_SEED_FIGURE_LINE) + "\n")
-    command = ("python benchmarks/digits_anywhere.py run" + (f" --epochs {args.epochs}" if args.epochs != 30 else "")
-               + (f" --seed {args.seed}" if args.seed else ""))
+    command = recorded_command(args, "run")
     write_record(args.record or RESULTS / "digits_anywhere.md", "Digits anywhere: one to six digits at free positions",
                  command, time.perf_counter() - started, body)
     if args.seed == 0:
+        record = args.record or "benchmarks/results/digits_anywhere.md"
         write_docs_section("digits_anywhere", "## Digits anywhere\n\n"
-                           f"Written by `{command}` (record: `benchmarks/results/digits_anywhere.md`). " + body.replace(
+                           f"Written by `{command}` (record: `{record}`). " + body.replace(
                                FIGURE_LINE, "![Digits read, and where](_static/digits_anywhere.png)"))
 
 

@@ -36,11 +36,12 @@ def heads_at(commit):
     """The module ``sk_digitsum/nn/heads.py`` as it was at ``commit``, its relative imports from this checkout."""
     source = subprocess.run(["git", "show", f"{commit}:sk_digitsum/nn/heads.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "heads.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"sk_digitsum.nn._heads_at_{commit}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "heads.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(f"sk_digitsum.nn._heads_at_{commit}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     return module
 
 
